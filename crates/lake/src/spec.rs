@@ -1,0 +1,306 @@
+//! What a table should look like, and comparing that with what it does look like.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+use deltalake::arrow::datatypes::{Schema, SchemaRef};
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::{DataType, StructType};
+
+use crate::LakeError;
+
+/// The shape of a Delta table: name, columns, partitioning, change data feed,
+/// and the storage options used to reach it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use caresync_lake::TableSpec;
+/// use deltalake::arrow::datatypes::{DataType, Field, Schema};
+///
+/// let schema = Arc::new(Schema::new(vec![
+///     Field::new("patient_id", DataType::Utf8, false),
+///     Field::new("ward", DataType::Utf8, true),
+/// ]));
+/// let spec = TableSpec::new("admissions", schema)
+///     .with_partition_columns(["ward"])
+///     .with_storage_option("AWS_REGION", "eu-west-1");
+/// assert!(spec.change_data_feed());
+/// ```
+#[derive(Clone)]
+pub struct TableSpec {
+    name: String,
+    schema: SchemaRef,
+    partition_columns: Vec<String>,
+    change_data_feed: bool,
+    storage_options: HashMap<String, String>,
+}
+
+impl TableSpec {
+    /// A spec for table `name` with `schema`, no partitioning, the change data
+    /// feed on and no storage options.
+    pub fn new(name: impl Into<String>, schema: SchemaRef) -> Self {
+        Self {
+            name: name.into(),
+            schema,
+            partition_columns: Vec::new(),
+            change_data_feed: true,
+            storage_options: HashMap::new(),
+        }
+    }
+
+    /// Partitions the table by these columns, in this order.
+    #[must_use]
+    pub fn with_partition_columns(
+        mut self,
+        columns: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.partition_columns = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Turns the change data feed (`delta.enableChangeDataFeed`) on or off for
+    /// a table created from this spec. It is on by default.
+    #[must_use]
+    pub fn with_change_data_feed(mut self, enabled: bool) -> Self {
+        self.change_data_feed = enabled;
+        self
+    }
+
+    /// Replaces the storage options (object_store and deltalake settings such
+    /// as `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, `max_retries`).
+    #[must_use]
+    pub fn with_storage_options(mut self, options: HashMap<String, String>) -> Self {
+        self.storage_options = options;
+        self
+    }
+
+    /// Adds one storage option.
+    #[must_use]
+    pub fn with_storage_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.storage_options.insert(key.into(), value.into());
+        self
+    }
+
+    /// The table name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The Arrow schema.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The partition columns.
+    pub fn partition_columns(&self) -> &[String] {
+        &self.partition_columns
+    }
+
+    /// Whether a table created from this spec records a change data feed.
+    pub fn change_data_feed(&self) -> bool {
+        self.change_data_feed
+    }
+
+    /// The storage options.
+    pub fn storage_options(&self) -> &HashMap<String, String> {
+        &self.storage_options
+    }
+
+    /// The spec's schema as Delta sees it, after checking the spec is usable.
+    pub(crate) fn delta_schema(&self) -> Result<StructType, LakeError> {
+        let invalid = |detail: String| LakeError::InvalidSpec {
+            table: self.name.clone(),
+            detail,
+        };
+        if self.schema.fields().is_empty() {
+            return Err(invalid("the schema has no columns".to_owned()));
+        }
+        let mut seen = BTreeSet::new();
+        for field in self.schema.fields() {
+            if !seen.insert(field.name().as_str()) {
+                return Err(invalid(format!("column {:?} appears twice", field.name())));
+            }
+        }
+        let mut partitions = BTreeSet::new();
+        for column in &self.partition_columns {
+            if !seen.contains(column.as_str()) {
+                return Err(invalid(format!(
+                    "partition column {column:?} is not in the schema"
+                )));
+            }
+            if !partitions.insert(column.as_str()) {
+                return Err(invalid(format!(
+                    "partition column {column:?} appears twice"
+                )));
+            }
+        }
+        if partitions.len() == seen.len() {
+            return Err(invalid("every column is a partition column".to_owned()));
+        }
+        to_delta(&self.schema).map_err(invalid)
+    }
+}
+
+impl fmt::Debug for TableSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Option values may be credentials: show keys only.
+        let mut option_keys: Vec<&str> = self.storage_options.keys().map(String::as_str).collect();
+        option_keys.sort_unstable();
+        f.debug_struct("TableSpec")
+            .field("name", &self.name)
+            .field("schema", &self.schema)
+            .field("partition_columns", &self.partition_columns)
+            .field("change_data_feed", &self.change_data_feed)
+            .field("storage_option_keys", &option_keys)
+            .finish()
+    }
+}
+
+/// An Arrow schema as Delta types it, or a message naming the column Delta
+/// cannot store.
+pub(crate) fn to_delta(schema: &Schema) -> Result<StructType, String> {
+    // Convert column by column so the message can name the offending one.
+    for field in schema.fields() {
+        let converted: Result<deltalake::kernel::StructField, _> = field.as_ref().try_into_kernel();
+        if converted.is_err() {
+            return Err(format!(
+                "column {:?} has Arrow type {} which Delta cannot store",
+                field.name(),
+                field.data_type()
+            ));
+        }
+    }
+    schema
+        .try_into_kernel()
+        .map_err(|_| "the schema cannot be written as a Delta schema".to_owned())
+}
+
+/// Which side's nullability must give way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Nullability {
+    /// `expected` (a spec) is compared with `actual` (an existing table): a
+    /// spec may say nullable where the table says NOT NULL, not the reverse.
+    SpecAgainstTable,
+    /// `expected` (the table) is compared with `actual` (a batch): checked on
+    /// the data instead, by [`check_batch`].
+    Ignore,
+}
+
+/// Compares two Delta schemas and describes every difference, by column name
+/// and type. `None` when they agree.
+pub(crate) fn describe_differences(
+    expected: &StructType,
+    actual: &StructType,
+    nullability: Nullability,
+    expected_side: &str,
+    actual_side: &str,
+) -> Option<String> {
+    let mut problems = Vec::new();
+    for field in expected.fields() {
+        match actual.field(field.name()) {
+            None => problems.push(format!(
+                "column {:?} is in the {expected_side} but not in the {actual_side}",
+                field.name()
+            )),
+            Some(other) => {
+                if !same_type(field.data_type(), other.data_type()) {
+                    problems.push(format!(
+                        "column {:?} is {} in the {expected_side} but {} in the {actual_side}",
+                        field.name(),
+                        field.data_type(),
+                        other.data_type()
+                    ));
+                }
+                if nullability == Nullability::SpecAgainstTable
+                    && !field.is_nullable()
+                    && other.is_nullable()
+                {
+                    problems.push(format!(
+                        "column {:?} is NOT NULL in the {expected_side} but nullable in the {actual_side}",
+                        field.name()
+                    ));
+                }
+            }
+        }
+    }
+    for field in actual.fields() {
+        if expected.field(field.name()).is_none() {
+            problems.push(format!(
+                "column {:?} is in the {actual_side} but not in the {expected_side}",
+                field.name()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        let expected_order: Vec<&String> = expected.fields().map(|f| f.name()).collect();
+        let actual_order: Vec<&String> = actual.fields().map(|f| f.name()).collect();
+        if expected_order != actual_order {
+            problems.push(format!(
+                "columns are in a different order: {expected_side} has {expected_order:?}, {actual_side} has {actual_order:?}"
+            ));
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// Types equal up to nullability of nested fields and metadata.
+fn same_type(a: &DataType, b: &DataType) -> bool {
+    match (a, b) {
+        (DataType::Struct(a), DataType::Struct(b)) => {
+            a.fields().len() == b.fields().len()
+                && a.fields()
+                    .zip(b.fields())
+                    .all(|(x, y)| x.name() == y.name() && same_type(x.data_type(), y.data_type()))
+        }
+        (DataType::Array(a), DataType::Array(b)) => same_type(a.element_type(), b.element_type()),
+        (DataType::Map(a), DataType::Map(b)) => {
+            same_type(a.key_type(), b.key_type()) && same_type(a.value_type(), b.value_type())
+        }
+        _ => a == b,
+    }
+}
+
+/// Checks that `batches` can be appended to a table whose schema is `table`:
+/// same columns, same Delta types, no nulls in NOT NULL columns, and one Arrow
+/// schema across the batches.
+pub(crate) fn check_batches(
+    table: &StructType,
+    batches: &[RecordBatch],
+    table_url: &str,
+) -> Result<(), LakeError> {
+    let mismatch = |detail: String| LakeError::SchemaMismatch {
+        table: table_url.to_owned(),
+        detail,
+    };
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    for (index, batch) in batches.iter().enumerate().skip(1) {
+        if !first.schema().contains(&batch.schema()) {
+            return Err(mismatch(format!(
+                "batch {index} has a different Arrow schema from batch 0"
+            )));
+        }
+    }
+    let batch_schema = to_delta(&first.schema()).map_err(mismatch)?;
+    if let Some(detail) =
+        describe_differences(table, &batch_schema, Nullability::Ignore, "table", "batch")
+    {
+        return Err(mismatch(detail));
+    }
+    for field in table.fields().filter(|f| !f.is_nullable()) {
+        let nulls: usize = batches
+            .iter()
+            .filter_map(|b| b.column_by_name(field.name()))
+            .map(|column| column.null_count())
+            .sum();
+        if nulls > 0 {
+            return Err(mismatch(format!(
+                "column {:?} is NOT NULL but the batches hold {nulls} null(s) in it",
+                field.name()
+            )));
+        }
+    }
+    Ok(())
+}

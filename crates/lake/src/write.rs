@@ -1,0 +1,263 @@
+//! Commits: appends (plain and idempotent), deletes and updates.
+
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::delta_datafusion::{DataFusionMixins as _, create_session};
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+
+use crate::LakeError;
+use crate::error::write_error;
+use crate::spec::check_batches;
+use crate::table::LakeTable;
+
+/// What [`LakeTable::append_idempotent`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommitOutcome {
+    /// The rows were committed, with the application transaction, as this
+    /// table version.
+    Committed {
+        /// The new table version.
+        version: i64,
+    },
+    /// The table already records this transaction version (or a later one) for
+    /// the application id; nothing was written.
+    AlreadyApplied {
+        /// The application's last committed transaction version.
+        last_txn_version: i64,
+    },
+}
+
+/// What a row-level operation ([`LakeTable::delete_where`],
+/// [`LakeTable::update_where`]) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mutation {
+    /// The table version after the operation: a new version when rows
+    /// changed, the version read when none matched (no commit is made then).
+    pub version: i64,
+    /// Rows deleted or updated. `None` only when deltalake dropped whole files
+    /// whose row counts the log does not record.
+    pub rows: Option<u64>,
+}
+
+impl LakeTable {
+    /// Appends `batches` as one commit and returns the new version.
+    ///
+    /// Every batch must have the table's columns, in table order, with Arrow
+    /// types Delta stores as the table's types, and no nulls in NOT NULL
+    /// columns; all batches must share one Arrow schema. An empty `batches`
+    /// commits a version with no rows.
+    ///
+    /// # Errors
+    ///
+    /// [`LakeError::SchemaMismatch`] (nothing is written), [`LakeError::Conflict`]
+    /// if a concurrent commit cannot be reconciled, [`LakeError::Write`].
+    pub async fn append(&mut self, batches: Vec<RecordBatch>) -> Result<i64, LakeError> {
+        self.write(batches, CommitProperties::default(), "append")
+            .await
+    }
+
+    /// Appends `batches` at most once per (`app_id`, `txn_version`).
+    ///
+    /// Refreshes to the newest version and reads the last Delta application
+    /// transaction (`txn` action) recorded for `app_id`. If it is at least
+    /// `txn_version`, nothing is written and [`CommitOutcome::AlreadyApplied`]
+    /// is returned. Otherwise the rows and a `txn` action
+    /// (`app_id`, `txn_version`) are committed together, atomically. A writer
+    /// that crashed after the commit but before recording success can
+    /// therefore retry with the same `txn_version` safely. Two writers racing
+    /// with one `app_id` cannot both commit: the loser gets
+    /// [`LakeError::Conflict`] and, on retry, `AlreadyApplied`.
+    ///
+    /// Transaction versions per `app_id` are expected to increase.
+    pub async fn append_idempotent(
+        &mut self,
+        app_id: &str,
+        txn_version: i64,
+        batches: Vec<RecordBatch>,
+    ) -> Result<CommitOutcome, LakeError> {
+        self.refresh().await?;
+        if let Some(last_txn_version) = self.last_txn_version(app_id).await?
+            && last_txn_version >= txn_version
+        {
+            tracing::debug!(
+                url = %self.location.display,
+                app_id,
+                txn_version,
+                last_txn_version,
+                "append already applied"
+            );
+            return Ok(CommitOutcome::AlreadyApplied { last_txn_version });
+        }
+        let properties = CommitProperties::default()
+            .with_application_transaction(Transaction::new(app_id, txn_version));
+        let version = self.write(batches, properties, "idempotent append").await?;
+        Ok(CommitOutcome::Committed { version })
+    }
+
+    /// The last transaction version committed for `app_id` as of the loaded
+    /// snapshot (call [`refresh`](Self::refresh) first for the newest), or
+    /// `None` if the application never committed.
+    pub async fn last_txn_version(&self, app_id: &str) -> Result<Option<i64>, LakeError> {
+        let log_store = self.table.log_store();
+        self.snapshot()?
+            .transaction_version(log_store.as_ref(), app_id)
+            .await
+            .map_err(|source| LakeError::Log {
+                url: self.location.display.clone(),
+                source: Box::new(source),
+            })
+    }
+
+    async fn write(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        properties: CommitProperties,
+        operation: &'static str,
+    ) -> Result<i64, LakeError> {
+        let read_version = self.version();
+        let table_schema = self.snapshot()?.schema();
+        check_batches(&table_schema, &batches, &self.location.display)?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let batches = if batches.is_empty() {
+            // deltalake needs at least one batch to plan the write.
+            vec![RecordBatch::new_empty(self.schema()?)]
+        } else {
+            batches
+        };
+        let table = self
+            .table
+            .clone()
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_commit_properties(properties)
+            .await
+            .map_err(|source| {
+                write_error(
+                    &self.location.display,
+                    operation,
+                    Some(read_version),
+                    source,
+                )
+            })?;
+        self.table = table;
+        let version = self.version();
+        tracing::debug!(url = %self.location.display, operation, rows, version, "committed");
+        Ok(version)
+    }
+
+    /// Deletes the rows matching the SQL `predicate` (e.g. `"id = 3"`) as one
+    /// commit. With the change data feed on, the deleted rows appear in
+    /// [`changes`](Self::changes) as `delete`.
+    ///
+    /// # Errors
+    ///
+    /// [`LakeError::InvalidExpression`] if the predicate does not parse against
+    /// the table, [`LakeError::Conflict`], [`LakeError::Write`].
+    pub async fn delete_where(&mut self, predicate: &str) -> Result<Mutation, LakeError> {
+        const OPERATION: &str = "delete";
+        self.check_expression(OPERATION, "predicate".to_owned(), predicate)?;
+        let read_version = self.version();
+        let (table, metrics) = self
+            .table
+            .clone()
+            .delete()
+            .with_predicate(predicate)
+            .await
+            .map_err(|source| {
+                write_error(
+                    &self.location.display,
+                    OPERATION,
+                    Some(read_version),
+                    source,
+                )
+            })?;
+        self.table = table;
+        let rows = metrics.num_deleted_rows.map(|n| n as u64);
+        Ok(Mutation {
+            version: self.version(),
+            rows,
+        })
+    }
+
+    /// Sets columns on the rows matching the SQL `predicate`, as one commit.
+    /// `assignments` pairs a column name with a SQL expression over the row
+    /// (`("status", "'closed'")`, `("visits", "visits + 1")`). With the change
+    /// data feed on, each updated row appears in [`changes`](Self::changes)
+    /// as an `update_preimage` and an `update_postimage`.
+    ///
+    /// # Errors
+    ///
+    /// [`LakeError::UnknownColumn`] for an assignment to a column the table
+    /// lacks, [`LakeError::InvalidExpression`], [`LakeError::Conflict`],
+    /// [`LakeError::Write`].
+    pub async fn update_where(
+        &mut self,
+        predicate: &str,
+        assignments: &[(&str, &str)],
+    ) -> Result<Mutation, LakeError> {
+        const OPERATION: &str = "update";
+        self.check_expression(OPERATION, "predicate".to_owned(), predicate)?;
+        let schema = self.snapshot()?.schema();
+        for (column, expression) in assignments {
+            if schema.field(column).is_none() {
+                return Err(LakeError::UnknownColumn {
+                    url: self.location.display.clone(),
+                    column: (*column).to_owned(),
+                });
+            }
+            self.check_expression(
+                OPERATION,
+                format!("assignment to column {column:?}"),
+                expression,
+            )?;
+        }
+        let read_version = self.version();
+        if assignments.is_empty() {
+            return Ok(Mutation {
+                version: read_version,
+                rows: Some(0),
+            });
+        }
+        let mut builder = self.table.clone().update().with_predicate(predicate);
+        for (column, expression) in assignments {
+            builder = builder.with_update(*column, *expression);
+        }
+        let (table, metrics) = builder.await.map_err(|source| {
+            write_error(
+                &self.location.display,
+                OPERATION,
+                Some(read_version),
+                source,
+            )
+        })?;
+        self.table = table;
+        Ok(Mutation {
+            version: self.version(),
+            rows: Some(metrics.num_updated_rows as u64),
+        })
+    }
+
+    /// Parses `expression` against the table's columns, so that a bad
+    /// predicate is reported as such and not as a failed write.
+    fn check_expression(
+        &self,
+        operation: &'static str,
+        what: String,
+        expression: &str,
+    ) -> Result<(), LakeError> {
+        let session = create_session().state();
+        self.snapshot()?
+            .snapshot()
+            .parse_predicate_expression(expression, &session)
+            .map(|_| ())
+            .map_err(|source| LakeError::InvalidExpression {
+                url: self.location.display.clone(),
+                operation,
+                what,
+                source: Box::new(source),
+            })
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests for `caresync-lake`: real Delta tables in temporary directories.
+
+mod bad_input;
+mod cdf;
+mod common;
+mod idempotent;
+mod roundtrip;
+mod s3;
+mod time_travel;
