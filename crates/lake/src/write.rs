@@ -188,6 +188,14 @@ impl LakeTable {
     /// data feed on, each updated row appears in [`changes`](Self::changes)
     /// as an `update_preimage` and an `update_postimage`.
     ///
+    /// **Known limitation (deltalake 1.1.3):** an UPDATE whose predicate
+    /// compares a string column (e.g. `id = 'pat-1'`) commits the new data
+    /// but writes no change-data files, so the change feed shows every row of
+    /// the rewritten files as `delete` + `insert` instead of one
+    /// `update_preimage`/`update_postimage` pair. Integer predicates and
+    /// [`delete_where`](Self::delete_where) are exact. The merge engine writes
+    /// its own change files and does not go through this method.
+    ///
     /// # Errors
     ///
     /// [`LakeError::UnknownColumn`] for an assignment to a column the table

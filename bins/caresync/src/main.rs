@@ -1,0 +1,52 @@
+//! `caresync`: the front door to caresync's jobs.
+//!
+//! Today it has `caresync doctor`, which proves that this machine can run
+//! caresync: it writes, time-travels and reads the change feed of a real Delta
+//! table, and starts (or connects to) a real PostgreSQL server with logical
+//! replication. Later subcommands (`demo`, `stream`, `forward`, `reverse`,
+//! `contract`, `policy`) wire the library crates together the same way.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+mod doctor;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "caresync",
+    version,
+    about = "Keep a healthcare lakehouse and PostgreSQL in sync"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check that Delta Lake and PostgreSQL work here, end to end.
+    Doctor(doctor::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,buoyant_kernel::snapshot::builder=off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Doctor(args) => runtime.block_on(doctor::run(args)),
+    }
+}
