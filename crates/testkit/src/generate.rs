@@ -727,7 +727,7 @@ mod tests {
                 }
             })
             .sum();
-        npi.len() == 10 && sum % 10 == 0
+        npi.len() == 10 && sum.is_multiple_of(10)
     }
 
     #[test]

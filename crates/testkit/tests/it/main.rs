@@ -1,4 +1,7 @@
 //! Integration tests of caresync-testkit against real PostgreSQL binaries.
 
+// The watchdog test talks to a copy of itself over stdout.
+#![allow(clippy::print_stdout)]
+
 mod generate;
 mod pg;
