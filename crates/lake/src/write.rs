@@ -1,5 +1,6 @@
 //! Commits: appends (plain and idempotent), deletes and updates.
 
+use deltalake::arrow::datatypes::Schema;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::delta_datafusion::{DataFusionMixins as _, create_session};
 use deltalake::kernel::Transaction;
@@ -35,9 +36,9 @@ pub enum CommitOutcome {
 #[non_exhaustive]
 pub struct Mutation {
     /// The table version after the operation: a new version when rows
-    /// changed, the version read when none matched (no commit is made then).
+    /// changed, the version read when none did (no commit is made then).
     pub version: i64,
-    /// Rows deleted or updated. `None` only when deltalake dropped whole files
+    /// Rows deleted or changed. `None` only when deltalake dropped whole files
     /// whose row counts the log does not record.
     pub rows: Option<u64>,
 }
@@ -188,13 +189,14 @@ impl LakeTable {
     /// data feed on, each updated row appears in [`changes`](Self::changes)
     /// as an `update_preimage` and an `update_postimage`.
     ///
-    /// **Known limitation (deltalake 1.1.3):** an UPDATE whose predicate
-    /// compares a string column (e.g. `id = 'pat-1'`) commits the new data
-    /// but writes no change-data files, so the change feed shows every row of
-    /// the rewritten files as `delete` + `insert` instead of one
-    /// `update_preimage`/`update_postimage` pair. Integer predicates and
-    /// [`delete_where`](Self::delete_where) are exact. The merge engine writes
-    /// its own change files and does not go through this method.
+    /// Only rows the assignments would change are updated: a matching row
+    /// whose every assigned column already holds its new value (the value
+    /// cast to the column's type, compared with `IS DISTINCT FROM`, so NULL
+    /// equals NULL) is left alone and not counted in [`Mutation::rows`]. When
+    /// no row changes, nothing is committed.
+    /// (deltalake 1.1.3 would otherwise rewrite the files of such rows and,
+    /// having no change to record, write no change-data file, so the change
+    /// feed would show every row of those files as `delete` + `insert`.)
     ///
     /// # Errors
     ///
@@ -229,6 +231,11 @@ impl LakeTable {
                 rows: Some(0),
             });
         }
+        let predicate = only_changing_rows(predicate, assignments, self.schema()?.as_ref())
+            .map_err(|column| LakeError::UnknownColumn {
+                url: self.location.display.clone(),
+                column,
+            })?;
         let mut builder = self.table.clone().update().with_predicate(predicate);
         for (column, expression) in assignments {
             builder = builder.with_update(*column, *expression);
@@ -268,4 +275,37 @@ impl LakeTable {
                 source: Box::new(source),
             })
     }
+}
+
+/// `predicate` narrowed to the rows that `assignments` change:
+/// `(predicate) AND (("c1" IS DISTINCT FROM arrow_cast((e1), 'type of c1')) OR ...)`.
+///
+/// deltalake derives an UPDATE's change data as (rows read) EXCEPT ALL (rows
+/// written). If every matched row keeps its values, that difference is empty,
+/// no change-data file is written, and readers of the change feed fall back
+/// to the commit's add and remove actions: every row of each rewritten file
+/// would show as deleted and inserted.
+///
+/// Each new value is cast to its column's type, as deltalake does before
+/// writing it, so the comparison is between values of one type (deltalake's
+/// file skipping does not coerce). Every term is parenthesized: the SQL parser
+/// reads the right-hand side of `IS DISTINCT FROM` as a whole expression,
+/// `OR` included.
+fn only_changing_rows(
+    predicate: &str,
+    assignments: &[(&str, &str)],
+    schema: &Schema,
+) -> Result<String, String> {
+    let mut changes = Vec::with_capacity(assignments.len());
+    for (column, expression) in assignments {
+        let field = schema
+            .field_with_name(column)
+            .map_err(|_| (*column).to_owned())?;
+        changes.push(format!(
+            "(\"{}\" IS DISTINCT FROM arrow_cast(({expression}), '{}'))",
+            column.replace('"', "\"\""),
+            field.data_type().to_string().replace('\'', "''"),
+        ));
+    }
+    Ok(format!("({predicate}) AND ({})", changes.join(" OR ")))
 }

@@ -1,9 +1,13 @@
 //! The change data feed after inserts, an update and a delete.
 
-use caresync_core::ChangeType;
-use caresync_lake::{LakeError, LakeTable};
+use std::sync::Arc;
 
-use crate::common::{Change, batch, changes, create, owned, read, spec, temp_table};
+use caresync_core::ChangeType;
+use caresync_lake::{LakeError, LakeTable, TableSpec};
+use deltalake::arrow::array::{RecordBatch, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+
+use crate::common::{Change, batch, changes, create, owned, read, spec, strings, temp_table};
 
 fn change(kind: ChangeType, id: i64, name: &str, version: u64) -> Change {
     (kind.as_str().to_owned(), id, Some(name.to_owned()), version)
@@ -122,5 +126,102 @@ async fn a_table_without_change_data_feed_says_so() {
     assert!(
         matches!(err, LakeError::ChangeDataFeedDisabled { .. }),
         "{err:?}"
+    );
+}
+
+/// One change-feed row of a string-keyed table: change type, id, city, version.
+type KeyedChange = (String, String, Option<String>, u64);
+
+/// The change-feed rows of a `(id STRING, city STRING)` table, sorted by
+/// version, id, change type.
+fn keyed_changes(batches: &[RecordBatch]) -> Vec<KeyedChange> {
+    let mut out = Vec::new();
+    for b in batches {
+        let types = strings(b, caresync_lake::CHANGE_TYPE_COLUMN);
+        let ids = strings(b, "id");
+        let cities = strings(b, "city");
+        let versions = strings(b, caresync_lake::COMMIT_VERSION_COLUMN);
+        for i in 0..b.num_rows() {
+            out.push((
+                types[i].clone().expect("change type is set"),
+                ids[i].clone().expect("id is NOT NULL"),
+                cities[i].clone(),
+                versions[i]
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .expect("commit version is a number"),
+            ));
+        }
+    }
+    out.sort_by(|a, b| (a.3, &a.1, &a.0).cmp(&(b.3, &b.1, &b.0)));
+    out
+}
+
+fn keyed(kind: ChangeType, id: &str, city: Option<&str>, version: u64) -> KeyedChange {
+    (
+        kind.as_str().to_owned(),
+        id.to_owned(),
+        city.map(str::to_owned),
+        version,
+    )
+}
+
+#[tokio::test]
+async fn an_update_by_string_key_records_only_the_rows_it_changes() {
+    let (_dir, url) = temp_table();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("city", DataType::Utf8, true),
+    ]));
+    let mut table = LakeTable::open_or_create(&url, &TableSpec::new("patients", schema.clone()))
+        .await
+        .expect("create");
+    let rows = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec!["pat-1", "pat-2", "pat-3"])),
+            Arc::new(StringArray::from(vec![
+                Some("Shelbyville"),
+                Some("Springfield"),
+                None,
+            ])),
+        ],
+    )
+    .expect("valid batch");
+    assert_eq!(table.append(vec![rows]).await.expect("insert"), 1);
+
+    let moved = table
+        .update_where("id = 'pat-1'", &[("city", "'Springfield'")])
+        .await
+        .expect("update pat-1");
+    assert_eq!((moved.version, moved.rows), (2, Some(1)));
+
+    // pat-2 already lives in Springfield: nothing changes, nothing is
+    // committed (deltalake alone would log its file as deleted + inserted).
+    let unchanged = table
+        .update_where("id = 'pat-2'", &[("city", "'Springfield'")])
+        .await
+        .expect("no-op update");
+    assert_eq!((unchanged.version, unchanged.rows), (2, Some(0)));
+
+    // Of two matching rows, only the one that changes is updated.
+    let partly = table
+        .update_where("id IN ('pat-2', 'pat-3')", &[("city", "'Springfield'")])
+        .await
+        .expect("update pat-2 and pat-3");
+    assert_eq!((partly.version, partly.rows), (3, Some(1)));
+
+    use ChangeType::*;
+    assert_eq!(
+        keyed_changes(&table.changes(0, None).await.expect("changes")),
+        vec![
+            keyed(Insert, "pat-1", Some("Shelbyville"), 1),
+            keyed(Insert, "pat-2", Some("Springfield"), 1),
+            keyed(Insert, "pat-3", None, 1),
+            keyed(UpdatePostimage, "pat-1", Some("Springfield"), 2),
+            keyed(UpdatePreimage, "pat-1", Some("Shelbyville"), 2),
+            keyed(UpdatePostimage, "pat-3", Some("Springfield"), 3),
+            keyed(UpdatePreimage, "pat-3", None, 3),
+        ]
     );
 }

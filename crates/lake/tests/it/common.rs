@@ -68,7 +68,7 @@ fn ids(batch: &RecordBatch, name: &str) -> Vec<i64> {
     ids.as_primitive::<Int64Type>().values().to_vec()
 }
 
-fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+pub(crate) fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
     let strings = cast(column(batch, name), &DataType::Utf8).expect("cast to Utf8");
     strings
         .as_string::<i32>()
