@@ -1,0 +1,270 @@
+//! Values inside a segment: fields, repetitions, components, sub-components.
+
+use std::borrow::Cow;
+
+use crate::charset::Charset;
+use crate::delim::Delimiters;
+use crate::escape;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx {
+    pub(crate) delims: Delimiters,
+    pub(crate) charset: Charset,
+}
+
+/// How deep a value sits in the field grammar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// A whole field, all repetitions.
+    Field,
+    /// One repetition of a field.
+    Repetition,
+    /// One component of a repetition.
+    Component,
+    /// One sub-component of a component (or an indivisible value such as MSH-1).
+    Subcomponent,
+}
+
+/// A field or a part of one, borrowed from the message.
+///
+/// Three states are kept apart, as HL7 v2 means different things by them:
+/// a value that is *absent* (the lookup returned `None`: the segment or
+/// component list ends before it), *empty* (present with no content:
+/// [`Value::is_empty`]) and *null* (`""`, meaning "delete the stored value":
+/// [`Value::is_null`]).
+///
+/// Splitting follows the standard's rule that asking a field for a component
+/// means its first repetition, and asking for a sub-component means the
+/// first component. An empty value has no parts.
+#[derive(Clone, Copy)]
+pub struct Value<'m> {
+    raw: &'m [u8],
+    offset: u64,
+    ctx: &'m Ctx,
+    level: Level,
+}
+
+impl std::fmt::Debug for Value<'_> {
+    /// Prints the level, offset and size, never the content.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Value")
+            .field("level", &self.level)
+            .field("offset", &self.offset)
+            .field("bytes", &self.raw.len())
+            .finish()
+    }
+}
+
+impl<'m> Value<'m> {
+    pub(crate) fn new(raw: &'m [u8], offset: u64, ctx: &'m Ctx, level: Level) -> Self {
+        Value {
+            raw,
+            offset,
+            ctx,
+            level,
+        }
+    }
+
+    /// The bytes as they appear in the message, escapes and separators included.
+    pub fn raw(&self) -> &'m [u8] {
+        self.raw
+    }
+
+    /// Byte offset of the value in the parsed input.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How deep the value sits.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Whether the value is present but holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Whether the value is the explicit null `""`.
+    pub fn is_null(&self) -> bool {
+        self.raw == b"\"\""
+    }
+
+    /// The value as text: escape sequences decoded (`\F\` becomes the field
+    /// separator, `\X0D0A\` the bytes it names, `\.br\` a line break, `\H\`
+    /// and `\N\` dropped, any other sequence kept as written) and the bytes
+    /// read in the message's character set. Separators inside the value
+    /// (a field's `^`) are kept as they are.
+    pub fn decode(&self) -> Cow<'m, str> {
+        let bytes = escape::decode(self.raw, &self.ctx.delims);
+        match bytes {
+            Cow::Borrowed(b) => self.ctx.charset.decode(b),
+            Cow::Owned(b) => Cow::Owned(self.ctx.charset.decode(&b).into_owned()),
+        }
+    }
+
+    /// The decoded text, or `None` when the value is empty or null.
+    pub fn text(&self) -> Option<Cow<'m, str>> {
+        if self.is_empty() || self.is_null() {
+            None
+        } else {
+            Some(self.decode())
+        }
+    }
+
+    fn split_sep(&self) -> Option<(u8, Level)> {
+        let d = &self.ctx.delims;
+        match self.level {
+            Level::Field => Some((d.repetition, Level::Repetition)),
+            Level::Repetition => Some((d.component, Level::Component)),
+            Level::Component => d.subcomponent.map(|s| (s, Level::Subcomponent)),
+            Level::Subcomponent => None,
+        }
+    }
+
+    fn parts(&self) -> Parts<'m> {
+        match self.split_sep() {
+            Some((sep, level)) => Parts::new(*self, Some(sep), level),
+            None => Parts::single(*self),
+        }
+    }
+
+    /// Repetition `n` (1-based) of a field; a non-field value is its own
+    /// only repetition.
+    pub fn repetition(&self, n: usize) -> Option<Value<'m>> {
+        match self.level {
+            Level::Field => self.repetitions().nth(n.checked_sub(1)?),
+            _ if n == 1 && !self.is_empty() => Some(*self),
+            _ => None,
+        }
+    }
+
+    /// The repetitions of a field (none when it is empty).
+    pub fn repetitions(&self) -> Parts<'m> {
+        match self.level {
+            Level::Field => self.parts(),
+            _ => Parts::single(*self),
+        }
+    }
+
+    /// Component `n` (1-based) of the first repetition.
+    pub fn component(&self, n: usize) -> Option<Value<'m>> {
+        self.components().nth(n.checked_sub(1)?)
+    }
+
+    /// The components of the first repetition (none when it is empty).
+    pub fn components(&self) -> Parts<'m> {
+        match self.level {
+            Level::Field => match self.repetition(1) {
+                Some(r) => r.parts(),
+                None => Parts::empty(self.ctx),
+            },
+            Level::Repetition => self.parts(),
+            _ => Parts::single(*self),
+        }
+    }
+
+    /// Sub-component `n` (1-based) of the first component.
+    pub fn subcomponent(&self, n: usize) -> Option<Value<'m>> {
+        self.subcomponents().nth(n.checked_sub(1)?)
+    }
+
+    /// The sub-components of the first component (none when it is empty).
+    pub fn subcomponents(&self) -> Parts<'m> {
+        match self.level {
+            Level::Field | Level::Repetition => match self.component(1) {
+                Some(c) => c.parts(),
+                None => Parts::empty(self.ctx),
+            },
+            Level::Component => self.parts(),
+            Level::Subcomponent => Parts::single(*self),
+        }
+    }
+}
+
+/// Iterator over the parts of a value (repetitions, components or sub-components).
+#[derive(Clone)]
+pub struct Parts<'m> {
+    rest: &'m [u8],
+    offset: u64,
+    ctx: &'m Ctx,
+    sep: Option<u8>,
+    level: Level,
+    state: PartsState,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PartsState {
+    /// Nothing yielded yet: an empty value has no parts.
+    Start,
+    /// After a separator: the next part exists even if it is empty.
+    AfterSeparator,
+    Done,
+}
+
+impl std::fmt::Debug for Parts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'m> Parts<'m> {
+    fn new(v: Value<'m>, sep: Option<u8>, level: Level) -> Self {
+        Parts {
+            rest: v.raw,
+            offset: v.offset,
+            ctx: v.ctx,
+            sep,
+            level,
+            state: PartsState::Start,
+        }
+    }
+
+    fn empty(ctx: &'m Ctx) -> Self {
+        Parts {
+            rest: &[],
+            offset: 0,
+            ctx,
+            sep: None,
+            level: Level::Subcomponent,
+            state: PartsState::Done,
+        }
+    }
+
+    fn single(v: Value<'m>) -> Self {
+        Parts::new(v, None, v.level)
+    }
+}
+
+impl<'m> Iterator for Parts<'m> {
+    type Item = Value<'m>;
+
+    fn next(&mut self) -> Option<Value<'m>> {
+        match self.state {
+            PartsState::Done => return None,
+            PartsState::Start if self.rest.is_empty() => {
+                self.state = PartsState::Done;
+                return None;
+            }
+            _ => {}
+        }
+        let rest = self.rest;
+        let found = self.sep.and_then(|s| rest.iter().position(|&b| b == s));
+        let part = match found {
+            Some(at) => {
+                self.rest = &rest[at + 1..];
+                self.state = PartsState::AfterSeparator;
+                &rest[..at]
+            }
+            None => {
+                self.state = PartsState::Done;
+                rest
+            }
+        };
+        let v = Value::new(part, self.offset, self.ctx, self.level);
+        self.offset += part.len() as u64 + 1;
+        Some(v)
+    }
+}

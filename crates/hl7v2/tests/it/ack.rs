@@ -1,0 +1,71 @@
+use caresync_hl7v2::{Ack, AckCode, AckMode, ErrorLocation, Message, Severity, codes};
+
+#[test]
+fn original_mode_error_ack_locates_the_issue() {
+    let msg = Message::parse(
+        b"MSH|^~\\&|LAB|H1|EHR|H2|20240101||ORU^R01|C42|P|2.5.1\rOBX|1|ST|||bad \\F\r",
+    )
+    .expect("lenient parse");
+    assert_eq!(AckMode::of(&msg), AckMode::Original);
+    let ack = Ack::new(&msg, AckCode::AE, "A1", "20240101120000")
+        .with_issues()
+        .to_bytes();
+    assert_eq!(
+        String::from_utf8(ack.clone()).expect("ascii"),
+        "MSH|^~\\&|EHR|H2|LAB|H1|20240101120000||ACK^R01^ACK|A1|P|2.5.1\r\
+         MSA|AE|C42\r\
+         ERR||OBX^2|102^Data type error^HL70357|E|HL7-0012\r"
+    );
+    // The ACK is itself a well-formed message.
+    let parsed = Message::parse(&ack).expect("ack parses");
+    assert!(parsed.issues().is_empty());
+    assert_eq!(parsed.get("MSA-2").expect("MSA-2").decode(), "C42");
+    assert_eq!(parsed.get("ERR-3.1").expect("ERR-3").decode(), "102");
+}
+
+#[test]
+fn enhanced_mode_acks_follow_msh_15_and_16() {
+    let msg =
+        Message::parse(b"MSH|^~\\&|LAB|H1|EHR|H2|20240101||ADT^A01|C1|P|2.5|||ER|AL\rPID|1\r")
+            .expect("parses");
+    assert_eq!(AckMode::of(&msg), AckMode::Enhanced);
+    assert!(!AckMode::wants_accept_ack(&msg, true), "ER: only on error");
+    assert!(AckMode::wants_accept_ack(&msg, false));
+    assert!(AckMode::wants_application_ack(&msg, true));
+    let ack = Ack::new(&msg, AckCode::CA, "A2", "20240101120000").to_bytes();
+    let parsed = Message::parse(&ack).expect("parses");
+    assert_eq!(parsed.get("MSA-1").expect("code").decode(), "CA");
+    assert_eq!(parsed.header().accept_ack_type().as_deref(), Some("NE"));
+    assert_eq!(
+        parsed.header().application_ack_type().as_deref(),
+        Some("NE")
+    );
+}
+
+#[test]
+fn older_versions_get_err_1_and_text_is_escaped() {
+    let msg =
+        Message::parse(b"MSH#$*@!#A#F#R#G#20240101##ADT$A04#9#P#2.3\rPID#1\r").expect("parses");
+    let ack = Ack::new(&msg, AckCode::AR, "A3", "20240101")
+        .with_text("rejected: unsupported # type")
+        .with_error(
+            "200",
+            Severity::Error,
+            Some(ErrorLocation {
+                segment: *b"MSH",
+                sequence: 1,
+                field: Some(9),
+                repetition: None,
+                component: None,
+                subcomponent: None,
+            }),
+            Some(codes::MISSING_HEADER_FIELD),
+        )
+        .to_bytes();
+    assert_eq!(
+        String::from_utf8(ack).expect("ascii"),
+        "MSH#$*@!#R#G#A#F#20240101##ACK$A04$ACK#A3#P#2.3\r\
+         MSA#AR#9#rejected: unsupported @F@ type\r\
+         ERR#MSH$1$9$200\r"
+    );
+}
