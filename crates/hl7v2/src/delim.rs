@@ -191,6 +191,11 @@ impl Delimiters {
         out
     }
 
+    /// Whether `b` is the component, repetition or sub-component separator.
+    pub(crate) fn is_separator(&self, b: u8) -> bool {
+        b == self.component || b == self.repetition || Some(b) == self.subcomponent
+    }
+
     /// Whether `b` is one of the structural separators or the escape character.
     pub(crate) fn is_special(&self, b: u8) -> bool {
         b == self.field

@@ -343,7 +343,7 @@ impl MllpDecoder {
                             return Scan::Skip { len: 1 };
                         }
                     }
-                    return match buf.iter().position(|&b| b == START_BLOCK) {
+                    return match memchr::memchr(START_BLOCK, buf) {
                         Some(0) => {
                             self.state = State::InFrame { scanned: 1 };
                             continue;
@@ -481,9 +481,7 @@ impl MllpDecoder {
 
 /// The index of the first start or end block in `bytes`.
 fn find_block(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .iter()
-        .position(|&b| b == START_BLOCK || b == END_BLOCK)
+    memchr::memchr2(START_BLOCK, END_BLOCK, bytes)
 }
 
 /// Appends one frame holding `payload` to `out`.

@@ -70,30 +70,39 @@ impl std::fmt::Debug for Message<'_> {
     }
 }
 
-const C_DATA: u8 = 0;
-const C_FIELD: u8 = 1;
-const C_CR: u8 = 2;
-const C_LF: u8 = 3;
-const C_ESC: u8 = 4;
-const C_SEP: u8 = 5;
-const C_CTRL: u8 = 6;
-
-fn class_table(d: &Delimiters) -> [u8; 256] {
-    let mut t = [C_DATA; 256];
-    t[..0x20].fill(C_CTRL);
-    t[usize::from(b'\t')] = C_DATA;
-    t[usize::from(b'\r')] = C_CR;
-    t[usize::from(b'\n')] = C_LF;
-    t[usize::from(d.field)] = C_FIELD;
-    t[usize::from(d.component)] = C_SEP;
-    t[usize::from(d.repetition)] = C_SEP;
-    if let Some(s) = d.subcomponent {
-        t[usize::from(s)] = C_SEP;
+/// The offset of the next byte at or after `i` that the indexer must look
+/// at: the field separator, the escape character, or a control character
+/// (which includes the segment terminators). Eight bytes at a time: for
+/// each word, a byte equal to `field` or `escape` is a zero byte of
+/// `x ^ broadcast(c)`, and a control character is a byte below 0x20; the
+/// classic "has zero byte" / "has byte less than" tests flag the lowest such
+/// byte exactly, which is the one wanted.
+#[inline]
+fn next_special(b: &[u8], mut i: usize, field: u8, escape: u8) -> usize {
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    const SPACE: u64 = u64::from_le_bytes([0x20; 8]);
+    let f = LO * u64::from(field);
+    let e = LO * u64::from(escape);
+    while let Some(word) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().expect("an 8-byte slice"));
+        let xf = x ^ f;
+        let xe = x ^ e;
+        let hits =
+            (xf.wrapping_sub(LO) & !xf | xe.wrapping_sub(LO) & !xe | x.wrapping_sub(SPACE) & !x)
+                & HI;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
     }
-    if let Some(e) = d.escape {
-        t[usize::from(e)] = C_ESC;
+    while let Some(&c) = b.get(i) {
+        if c == field || c == escape || c < 0x20 {
+            return i;
+        }
+        i += 1;
     }
-    t
+    b.len()
 }
 
 /// Segments whose second field holds encoding characters rather than data.
@@ -180,9 +189,10 @@ impl<'a> Message<'a> {
         }
         let (delims, header_len) = Delimiters::from_header(&input[pos..], pos)?;
 
-        let table = class_table(&delims);
         let b = input;
         let n = b.len();
+        let field = delims.field;
+        let escape = delims.escape;
         let mut segs: Vec<SegIdx> = Vec::with_capacity(n / 80 + 4);
         let mut fields: Vec<u32> = Vec::with_capacity(n / 12 + 16);
 
@@ -193,23 +203,10 @@ impl<'a> Message<'a> {
         fields.push(pos as u32);
         fields.push((pos + 4) as u32);
         let mut i = pos + header_len;
-        let mut esc: Option<usize> = None;
 
         loop {
-            while i < n && table[usize::from(b[i])] == C_DATA {
-                i += 1;
-            }
+            i = next_special(b, i, field, escape.unwrap_or(field));
             if i >= n {
-                if let Some(at) = esc.take() {
-                    issues.push(seg_issue(
-                        b,
-                        &segs,
-                        seg_start,
-                        codes::UNTERMINATED_ESCAPE,
-                        Severity::Error,
-                        at,
-                    ));
-                }
                 segs.push(SegIdx {
                     start: seg_start as u32,
                     end: n as u32,
@@ -218,117 +215,109 @@ impl<'a> Message<'a> {
                 });
                 break;
             }
-            match table[usize::from(b[i])] {
-                C_FIELD => {
-                    if let Some(at) = esc.take() {
-                        issues.push(seg_issue(
-                            b,
-                            &segs,
-                            seg_start,
-                            codes::UNTERMINATED_ESCAPE,
-                            Severity::Error,
-                            at,
-                        ));
+            let c = b[i];
+            if c == field {
+                fields.push((i + 1) as u32);
+                i += 1;
+                continue;
+            }
+            if Some(c) == escape {
+                // An escape sequence must close before any separator or
+                // the end of the segment.
+                let mut j = i + 1;
+                loop {
+                    let Some(&d) = b.get(j) else { break };
+                    if d == c {
+                        break;
                     }
-                    fields.push((i + 1) as u32);
-                    i += 1;
-                }
-                C_SEP => {
-                    if let Some(at) = esc.take() {
-                        issues.push(seg_issue(
-                            b,
-                            &segs,
-                            seg_start,
-                            codes::UNTERMINATED_ESCAPE,
-                            Severity::Error,
-                            at,
-                        ));
+                    if d < 0x20 || d == field || delims.is_separator(d) {
+                        break;
                     }
-                    i += 1;
+                    j += 1;
                 }
-                C_ESC => {
-                    esc = match esc {
-                        Some(_) => None,
-                        None => Some(i),
-                    };
-                    i += 1;
-                }
-                C_CTRL => {
+                if b.get(j) == Some(&c) {
+                    i = j + 1;
+                } else {
                     issues.push(seg_issue(
                         b,
                         &segs,
                         seg_start,
-                        codes::CONTROL_CHARACTER,
-                        Severity::Warning,
+                        codes::UNTERMINATED_ESCAPE,
+                        Severity::Error,
                         i,
                     ));
-                    i += 1;
+                    i = j;
                 }
-                _ => {
-                    // C_CR or C_LF: the segment ends here.
-                    if let Some(at) = esc.take() {
-                        issues.push(seg_issue(
-                            b,
-                            &segs,
-                            seg_start,
-                            codes::UNTERMINATED_ESCAPE,
-                            Severity::Error,
-                            at,
-                        ));
-                    }
-                    segs.push(SegIdx {
-                        start: seg_start as u32,
-                        end: i as u32,
-                        first: seg_first as u32,
-                        count: (fields.len() - seg_first) as u32,
-                    });
-                    i += if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
-                        2
-                    } else {
-                        1
-                    };
-                    let blank_at = i;
-                    while i < n && matches!(b[i], b'\r' | b'\n') {
-                        i += 1;
-                    }
-                    if i >= n || rest_is_blank(b, i) {
-                        break;
-                    }
-                    if i > blank_at {
-                        issues.push(Issue::new(
-                            codes::EMPTY_SEGMENT,
-                            Severity::Warning,
-                            blank_at,
-                        ));
-                    }
-                    // A new segment.
-                    seg_start = i;
-                    seg_first = fields.len();
-                    fields.push(i as u32);
-                    let id_end = (i + 3).min(n);
-                    let id = &b[i..id_end];
-                    let after = b.get(id_end).copied();
-                    let id_ok = is_segment_id(id) && matches!(after, None | Some(b'\r' | b'\n'))
-                        || after == Some(delims.field) && is_segment_id(id);
-                    if !id_ok {
-                        issues.push(
-                            Issue::new(codes::BAD_SEGMENT_ID, Severity::Error, i)
-                                .in_segment(SegmentRef::new(id, segs.len() as u32 + 1)),
-                        );
-                    } else if is_header_id(id) && after == Some(delims.field) {
-                        // A second header segment (a batch fed to the single
-                        // message parser, or FHS/BHS): index its MSH-2 as a
-                        // field without reading escapes in it.
-                        issues.push(
-                            Issue::new(codes::BATCH_STRUCTURE, Severity::Error, i)
-                                .in_segment(SegmentRef::new(id, segs.len() as u32 + 1)),
-                        );
-                        fields.push((i + 4) as u32);
-                        i += 4;
-                        while i < n && !matches!(b[i], b'\r' | b'\n') && b[i] != delims.field {
-                            i += 1;
-                        }
-                    }
+                continue;
+            }
+            if c == b'\t' {
+                i += 1;
+                continue;
+            }
+            if c != b'\r' && c != b'\n' {
+                issues.push(seg_issue(
+                    b,
+                    &segs,
+                    seg_start,
+                    codes::CONTROL_CHARACTER,
+                    Severity::Warning,
+                    i,
+                ));
+                i += 1;
+                continue;
+            }
+            // The segment ends here.
+            segs.push(SegIdx {
+                start: seg_start as u32,
+                end: i as u32,
+                first: seg_first as u32,
+                count: (fields.len() - seg_first) as u32,
+            });
+            i += if c == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                2
+            } else {
+                1
+            };
+            let blank_at = i;
+            while i < n && matches!(b[i], b'\r' | b'\n') {
+                i += 1;
+            }
+            if i >= n || rest_is_blank(b, i) {
+                break;
+            }
+            if i > blank_at {
+                issues.push(Issue::new(
+                    codes::EMPTY_SEGMENT,
+                    Severity::Warning,
+                    blank_at,
+                ));
+            }
+            // A new segment.
+            seg_start = i;
+            seg_first = fields.len();
+            fields.push(i as u32);
+            let id_end = (i + 3).min(n);
+            let id = &b[i..id_end];
+            let after = b.get(id_end).copied();
+            let id_ok = is_segment_id(id)
+                && (matches!(after, None | Some(b'\r' | b'\n')) || after == Some(field));
+            if !id_ok {
+                issues.push(
+                    Issue::new(codes::BAD_SEGMENT_ID, Severity::Error, i)
+                        .in_segment(SegmentRef::new(id, segs.len() as u32 + 1)),
+                );
+            } else if is_header_id(id) && after == Some(field) {
+                // A second header segment (a batch fed to the single
+                // message parser): index its MSH-2 as a field without
+                // reading escapes in it.
+                issues.push(
+                    Issue::new(codes::BATCH_STRUCTURE, Severity::Error, i)
+                        .in_segment(SegmentRef::new(id, segs.len() as u32 + 1)),
+                );
+                fields.push((i + 4) as u32);
+                i += 4;
+                while i < n && !matches!(b[i], b'\r' | b'\n') && b[i] != field {
+                    i += 1;
                 }
             }
         }
@@ -730,5 +719,30 @@ impl<'m> Iterator for Groups<'m> {
             msg: self.msg,
             range: start..end,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::next_special;
+
+    fn naive(b: &[u8], i: usize, field: u8, escape: u8) -> usize {
+        (i..b.len())
+            .find(|&j| b[j] == field || b[j] == escape || b[j] < 0x20)
+            .unwrap_or(b.len())
+    }
+
+    proptest! {
+        #[test]
+        fn word_scan_finds_what_a_byte_scan_finds(
+            b in prop::collection::vec(prop_oneof![Just(b'|'), Just(b'\\'), Just(b'\r'), 0x00u8..0x30, any::<u8>()], 0..64),
+            i in 0usize..64,
+        ) {
+            let i = i.min(b.len());
+            prop_assert_eq!(next_special(&b, i, b'|', b'\\'), naive(&b, i, b'|', b'\\'));
+            prop_assert_eq!(next_special(&b, i, b'#', b'#'), naive(&b, i, b'#', b'#'));
+        }
     }
 }

@@ -1,0 +1,33 @@
+//! The MLLP decoder never panics, consumes within the buffer, and keeps its
+//! buffer bounded, however the input is split.
+#![no_main]
+
+use caresync_hl7v2::mllp::{MllpDecoder, Scan};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&split, data)) = data.split_first() else { return };
+    let chunk = usize::from(split % 16) + 1;
+    let max = 64;
+    let mut decoder = MllpDecoder::new(max);
+    let mut buf = Vec::new();
+    let drain = |decoder: &mut MllpDecoder, buf: &mut Vec<u8>, eof: bool| loop {
+        let found = if eof { decoder.scan_eof(buf) } else { decoder.scan(buf) };
+        if let Scan::Frame { payload, .. } = &found {
+            assert!(payload.end <= buf.len() && payload.len() <= max);
+        }
+        if found == Scan::NeedMore {
+            break;
+        }
+        let n = found.consumed();
+        assert!(n > 0 && n <= buf.len(), "progress within the buffer");
+        buf.drain(..n);
+    };
+    for part in data.chunks(chunk) {
+        buf.extend_from_slice(part);
+        drain(&mut decoder, &mut buf, false);
+        assert!(buf.len() <= max + 2 + chunk, "the buffer stays bounded");
+    }
+    drain(&mut decoder, &mut buf, true);
+    assert!(buf.is_empty(), "everything is consumed at the end of the stream");
+});
