@@ -1,5 +1,5 @@
 //! Test infrastructure for caresync: private PostgreSQL clusters and seeded
-//! synthetic data.
+//! synthetic data (records, and HL7 v2 messages in [`hl7`]).
 //!
 //! ```no_run
 //! use caresync_testkit::generate::{patients_batch, Generator};
@@ -23,4 +23,5 @@
 #![forbid(unsafe_code)]
 
 pub mod generate;
+pub mod hl7;
 pub mod pg;

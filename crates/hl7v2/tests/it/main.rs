@@ -3,6 +3,7 @@
 mod ack;
 mod batch;
 mod corpus;
+mod generated;
 mod mllp;
 mod parse;
 mod roundtrip;

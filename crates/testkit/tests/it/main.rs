@@ -4,4 +4,5 @@
 #![allow(clippy::print_stdout)]
 
 mod generate;
+mod hl7;
 mod pg;
