@@ -3,7 +3,8 @@
 //! Today it has `caresync doctor`, which proves that this machine can run
 //! caresync: it writes, time-travels and reads the change feed of a real Delta
 //! table, and starts (or connects to) a real PostgreSQL server with logical
-//! replication. Later subcommands (`demo`, `stream`, `forward`, `reverse`,
+//! replication; and `caresync inspect`, which parses HL7 v2 files and prints
+//! what they hold as JSON lines. Later subcommands (`demo`, `stream`, `forward`, `reverse`,
 //! `contract`, `policy`) wire the library crates together the same way.
 
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod doctor;
+mod inspect;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +30,8 @@ struct Cli {
 enum Command {
     /// Check that Delta Lake and PostgreSQL work here, end to end.
     Doctor(doctor::Args),
+    /// Parse files (HL7 v2 messages, batches, MLLP captures) and print what they hold as JSON.
+    Inspect(inspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,14 +43,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
     match cli.command {
-        Command::Doctor(args) => runtime.block_on(doctor::run(args)),
+        Command::Doctor(args) => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(doctor::run(args)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the async runtime");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Inspect(args) => inspect::run(args),
     }
 }

@@ -225,12 +225,8 @@ impl<'a> Message<'a> {
                 // An escape sequence must close before any separator or
                 // the end of the segment.
                 let mut j = i + 1;
-                loop {
-                    let Some(&d) = b.get(j) else { break };
-                    if d == c {
-                        break;
-                    }
-                    if d < 0x20 || d == field || delims.is_separator(d) {
+                while let Some(&d) = b.get(j) {
+                    if d == c || d < 0x20 || d == field || delims.is_separator(d) {
                         break;
                     }
                     j += 1;

@@ -2,7 +2,14 @@
 
 use std::process::Command;
 
+mod inspect;
+
 fn caresync(args: &[&str]) -> (bool, String) {
+    let (ok, out, _) = caresync_with_stderr(args);
+    (ok, out)
+}
+
+fn caresync_with_stderr(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_caresync"))
         .args(args)
         .output()
@@ -10,6 +17,7 @@ fn caresync(args: &[&str]) -> (bool, String) {
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
