@@ -62,6 +62,12 @@ struct Envelope {
 }
 
 impl Envelope {
+    fn push(&mut self, issue: Issue) {
+        if self.issues.len() < crate::parse::MAX_ISSUES {
+            self.issues.push(issue);
+        }
+    }
+
     fn trailer_count(line: &[u8]) -> Option<u64> {
         // BTS-1 / FTS-1: the first field after the id.
         let sep = *line.get(3)?;
@@ -74,14 +80,14 @@ impl Envelope {
         match kind {
             LineKind::Fhs => {
                 if self.in_file {
-                    self.issues.push(issue(codes::BATCH_STRUCTURE));
+                    self.push(issue(codes::BATCH_STRUCTURE));
                 }
                 self.in_file = true;
                 self.batches = 0;
             }
             LineKind::Bhs => {
                 if self.in_batch {
-                    self.issues.push(issue(codes::BATCH_STRUCTURE));
+                    self.push(issue(codes::BATCH_STRUCTURE));
                 }
                 self.in_batch = true;
                 self.batch_messages = 0;
@@ -89,19 +95,19 @@ impl Envelope {
             }
             LineKind::Bts => {
                 if !self.in_batch {
-                    self.issues.push(issue(codes::BATCH_STRUCTURE));
+                    self.push(issue(codes::BATCH_STRUCTURE));
                 }
                 if Self::trailer_count(line).is_some_and(|n| n != self.batch_messages) {
-                    self.issues.push(issue(codes::BATCH_COUNT));
+                    self.push(issue(codes::BATCH_COUNT));
                 }
                 self.in_batch = false;
             }
             LineKind::Fts => {
                 if !self.in_file || self.in_batch {
-                    self.issues.push(issue(codes::BATCH_STRUCTURE));
+                    self.push(issue(codes::BATCH_STRUCTURE));
                 }
                 if Self::trailer_count(line).is_some_and(|n| n != self.batches) {
-                    self.issues.push(issue(codes::BATCH_COUNT));
+                    self.push(issue(codes::BATCH_COUNT));
                 }
                 self.in_file = false;
                 self.in_batch = false;
@@ -113,8 +119,7 @@ impl Envelope {
 
     fn finish(&mut self, offset: usize) {
         if self.in_batch || self.in_file {
-            self.issues
-                .push(Issue::new(codes::BATCH_STRUCTURE, Severity::Error, offset));
+            self.push(Issue::new(codes::BATCH_STRUCTURE, Severity::Error, offset));
             self.in_batch = false;
             self.in_file = false;
         }

@@ -60,7 +60,7 @@ pub use delim::Delimiters;
 pub use error::{Issue, ParseError, SegmentRef, Severity, codes};
 pub use escape::{EncodeError, escape_text};
 pub use header::{Header, HierarchicDesignator, KnownType, MessageType};
-pub use parse::{Group, Groups, Message, ParseOptions, Segment, Segments};
+pub use parse::{Group, Groups, MAX_ISSUES, Message, ParseOptions, Segment, Segments};
 pub use path::{Path, PathError};
 pub use print::{PrintOptions, Terminator};
 pub use time::Timestamp;

@@ -49,6 +49,7 @@ pub struct Message<'a> {
     segs: Vec<SegIdx>,
     fields: Vec<u32>,
     issues: Vec<Issue>,
+    suppressed: u64,
 }
 
 impl std::fmt::Debug for Message<'_> {
@@ -177,6 +178,7 @@ impl<'a> Message<'a> {
             });
         }
         let mut issues = Vec::new();
+        let mut suppressed = 0u64;
         let (pos, blank_lead) = skip_preamble(input);
         if pos >= input.len() || rest_is_blank(input, pos) {
             return Err(ParseError::Empty);
@@ -185,7 +187,11 @@ impl<'a> Message<'a> {
             return Err(ParseError::MissingMsh { offset: pos as u64 });
         }
         if blank_lead {
-            issues.push(Issue::new(codes::EMPTY_SEGMENT, Severity::Warning, 0));
+            note(
+                &mut issues,
+                &mut suppressed,
+                Issue::new(codes::EMPTY_SEGMENT, Severity::Warning, 0),
+            );
         }
         let (delims, header_len) = Delimiters::from_header(&input[pos..], pos)?;
 
@@ -234,14 +240,18 @@ impl<'a> Message<'a> {
                 if b.get(j) == Some(&c) {
                     i = j + 1;
                 } else {
-                    issues.push(seg_issue(
-                        b,
-                        &segs,
-                        seg_start,
-                        codes::UNTERMINATED_ESCAPE,
-                        Severity::Error,
-                        i,
-                    ));
+                    note(
+                        &mut issues,
+                        &mut suppressed,
+                        seg_issue(
+                            b,
+                            &segs,
+                            seg_start,
+                            codes::UNTERMINATED_ESCAPE,
+                            Severity::Error,
+                            i,
+                        ),
+                    );
                     i = j;
                 }
                 continue;
@@ -251,14 +261,18 @@ impl<'a> Message<'a> {
                 continue;
             }
             if c != b'\r' && c != b'\n' {
-                issues.push(seg_issue(
-                    b,
-                    &segs,
-                    seg_start,
-                    codes::CONTROL_CHARACTER,
-                    Severity::Warning,
-                    i,
-                ));
+                note(
+                    &mut issues,
+                    &mut suppressed,
+                    seg_issue(
+                        b,
+                        &segs,
+                        seg_start,
+                        codes::CONTROL_CHARACTER,
+                        Severity::Warning,
+                        i,
+                    ),
+                );
                 i += 1;
                 continue;
             }
@@ -282,11 +296,11 @@ impl<'a> Message<'a> {
                 break;
             }
             if i > blank_at {
-                issues.push(Issue::new(
-                    codes::EMPTY_SEGMENT,
-                    Severity::Warning,
-                    blank_at,
-                ));
+                note(
+                    &mut issues,
+                    &mut suppressed,
+                    Issue::new(codes::EMPTY_SEGMENT, Severity::Warning, blank_at),
+                );
             }
             // A new segment.
             seg_start = i;
@@ -298,7 +312,9 @@ impl<'a> Message<'a> {
             let id_ok = is_segment_id(id)
                 && (matches!(after, None | Some(b'\r' | b'\n')) || after == Some(field));
             if !id_ok {
-                issues.push(
+                note(
+                    &mut issues,
+                    &mut suppressed,
                     Issue::new(codes::BAD_SEGMENT_ID, Severity::Error, i)
                         .in_segment(SegmentRef::new(id, segs.len() as u32 + 1)),
                 );
@@ -306,7 +322,9 @@ impl<'a> Message<'a> {
                 // A second header segment (a batch fed to the single
                 // message parser): index its MSH-2 as a field without
                 // reading escapes in it.
-                issues.push(
+                note(
+                    &mut issues,
+                    &mut suppressed,
                     Issue::new(codes::BATCH_STRUCTURE, Severity::Error, i)
                         .in_segment(SegmentRef::new(id, segs.len() as u32 + 1)),
                 );
@@ -328,6 +346,7 @@ impl<'a> Message<'a> {
             segs,
             fields,
             issues,
+            suppressed,
         };
         msg.check_header();
         msg.check_charset();
@@ -413,7 +432,14 @@ impl<'a> Message<'a> {
         &self.issues
     }
 
-    /// Whether any issue is an error (rather than a warning).
+    /// How many issues were found beyond the first [`MAX_ISSUES`] and not
+    /// kept (a message of a million stray control characters does not take a
+    /// million issues of memory).
+    pub fn suppressed_issues(&self) -> u64 {
+        self.suppressed
+    }
+
+    /// Whether any kept issue is an error (rather than a warning).
     pub fn has_errors(&self) -> bool {
         self.issues.iter().any(|i| i.severity == Severity::Error)
     }
@@ -498,6 +524,17 @@ impl<'a> Message<'a> {
             v = v.subcomponent(s as usize)?;
         }
         Some(v)
+    }
+}
+
+/// The most issues kept per message; see [`Message::suppressed_issues`].
+pub const MAX_ISSUES: usize = 1000;
+
+fn note(issues: &mut Vec<Issue>, suppressed: &mut u64, issue: Issue) {
+    if issues.len() < MAX_ISSUES {
+        issues.push(issue);
+    } else {
+        *suppressed += 1;
     }
 }
 

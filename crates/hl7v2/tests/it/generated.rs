@@ -132,8 +132,10 @@ fn batch_files_split_into_their_messages_from_a_slice_and_a_stream() {
 
 #[test]
 fn a_five_megabyte_obx_payload_parses_in_one_piece() {
-    let mut opts = Hl7Options::default();
-    opts.big_payload_bytes = Some(5_000_000);
+    let opts = Hl7Options {
+        big_payload_bytes: Some(5_000_000),
+        ..Hl7Options::default()
+    };
     let mut generator = Hl7Generator::new(3, opts);
     let m = generator.generate(Hl7Kind::OruR01);
     let msg = Message::parse(&m.bytes).expect("parses");

@@ -283,3 +283,17 @@ fn header_fields_are_typed() {
     assert_eq!(v.time().as_unix_micros(), 1_714_577_400_120_000);
     assert_eq!(Delimiters::default(), msg.delimiters());
 }
+
+#[test]
+fn a_flood_of_bad_bytes_keeps_issues_bounded() {
+    let mut input = b"MSH|^~\\&|A||||20240101||ADT^A01|1|P|2.5\rOBX|1|ED|||".to_vec();
+    input.extend(std::iter::repeat_n(0x01u8, 100_000));
+    input.push(b'\r');
+    let msg = Message::parse(&input).expect("parses");
+    assert_eq!(msg.issues().len(), caresync_hl7v2::MAX_ISSUES);
+    assert_eq!(
+        msg.suppressed_issues(),
+        100_000 - caresync_hl7v2::MAX_ISSUES as u64
+    );
+    assert_eq!(msg.get("OBX-5").expect("value").raw().len(), 100_000);
+}

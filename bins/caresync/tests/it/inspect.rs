@@ -1,0 +1,105 @@
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::caresync_with_stderr;
+
+fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write fixture");
+    path.display().to_string()
+}
+
+fn lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect()
+}
+
+#[test]
+fn inspect_prints_one_json_object_per_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        &dir,
+        "two.hl7",
+        b"MSH|^~\\&|LAB|H|||20240101120000||ORU^R01^ORU_R01|C1|P|2.5.1\nPID|1||42^^^H^MR~7^^^SSA^SS||Doe\\S\\x^Jane\nMSH|^~\\&|LAB|H|||20240101||ADT^A08|C2|P|2.5\nPID|1\n",
+    );
+    let (ok, out, err) = caresync_with_stderr(&["inspect", &file]);
+    assert!(ok, "{err}");
+    let msgs = lines(&out);
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0]["type"], "ORU^R01");
+    assert_eq!(msgs[0]["structure"], "ORU_R01");
+    assert_eq!(msgs[0]["control_id"], "C1");
+    assert_eq!(msgs[0]["timestamp"], "20240101120000");
+    let pid = &msgs[0]["segments"][1];
+    assert_eq!(pid["id"], "PID");
+    assert_eq!(pid["fields"][2][1][3], "SSA", "PID-3(2).4");
+    assert_eq!(pid["fields"][4][0], "Doe^x", "escapes decoded");
+    assert_eq!(msgs[1]["control_id"], "C2");
+    assert_eq!(msgs[1]["offset"], 96);
+}
+
+#[test]
+fn summary_and_strict_report_issues_with_offsets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        &dir,
+        "bad.hl7",
+        b"MSH|^~\\&|A|H|||20240101||ADT^A01|C1|P|2.5\rPID|1|\\F\rMSH|^~\\&|A|H|||20240101||ADT^A01|C2|P|2.5\rPID|2\r",
+    );
+    let (ok, out, err) = caresync_with_stderr(&["inspect", "--summary", &file]);
+    assert!(ok, "lenient by default: {err}");
+    let summary = &lines(&out)[0];
+    assert_eq!(summary["messages"], 2);
+    assert_eq!(summary["types"]["ADT^A01"], 2);
+    assert_eq!(summary["issues"][0]["code"], "HL7-0012");
+    assert_eq!(summary["issues"][0]["offset"], 46);
+
+    let (ok, _, err) = caresync_with_stderr(&["inspect", "--summary", "--strict", &file]);
+    assert!(!ok, "strict fails on an issue");
+    assert!(err.contains("byte 46: HL7-0012"), "{err}");
+}
+
+#[test]
+fn inspect_reads_mllp_captures_and_refuses_unknown_formats() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let capture = write(
+        &dir,
+        "capture.bin",
+        b"\x0bMSH|^~\\&|A|H|||20240101||ADT^A01|C1|P|2.5\rPID|1\r\x1c\x0d\x0bMSH|^~\\&|A|H|||20240101||ADT^A04|C2|P|2.5\r\x1c\x0d",
+    );
+    let (ok, out, err) = caresync_with_stderr(&["inspect", &capture]);
+    assert!(ok, "{err}");
+    let ids: Vec<_> = lines(&out).iter().map(|m| m["control_id"].clone()).collect();
+    assert_eq!(ids, ["C1", "C2"]);
+
+    let other = write(&dir, "notes.txt", b"hello");
+    let (ok, _, err) = caresync_with_stderr(&["inspect", &other]);
+    assert!(!ok);
+    assert!(err.contains("unrecognised format"), "{err}");
+}
+
+#[test]
+fn inspect_accepts_the_whole_corpus_strictly_enough() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpora/hl7v2/fhir-converter-samples");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hl7"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    let mut args = vec!["inspect", "--summary"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, out, err) = caresync_with_stderr(&args);
+    assert!(ok, "{err}");
+    let summaries = lines(&out);
+    assert_eq!(summaries.len(), files.len());
+    for s in &summaries {
+        assert_eq!(s["unreadable"], 0, "{s}");
+        let errors = s["issues"].as_array().expect("issues").iter().filter(|i| i["severity"] == "error").count();
+        assert_eq!(errors, 0, "{s}");
+    }
+}
