@@ -706,3 +706,31 @@ mod codec {
         }
     }
 }
+
+/// Found by fuzzing (a harness assumption, kept as a regression test): an
+/// oversized frame whose bytes were all dropped is reported at the end of the
+/// stream with nothing left to consume, and the decoder then reports nothing more.
+#[test]
+fn an_oversized_frame_cut_off_by_the_end_of_the_stream_is_reported_once() {
+    use caresync_hl7v2::mllp::{FrameError, MllpDecoder, Scan};
+
+    let mut decoder = MllpDecoder::new(8);
+    let mut buf = b"\x0bMSH|^~\\&|0123456789".to_vec();
+    loop {
+        let found = decoder.scan(&buf);
+        if found == Scan::NeedMore {
+            break;
+        }
+        buf.drain(..found.consumed());
+    }
+    assert!(buf.len() <= 9, "the oversized frame is not buffered");
+    buf.clear();
+    match decoder.scan_eof(&buf) {
+        Scan::Error {
+            error: FrameError::TooLarge { len, max: 8, .. },
+            consumed: 0,
+        } => assert_eq!(len, 19),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert_eq!(decoder.scan_eof(&buf), Scan::NeedMore);
+}
