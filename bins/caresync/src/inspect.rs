@@ -135,7 +135,13 @@ fn inspect_file(path: &Path, args: &Args, out: &mut impl Write) -> anyhow::Resul
                     Scan::NeedMore => break,
                     Scan::Frame { payload, .. } => {
                         let frame = &bytes[at + payload.start..at + payload.end];
-                        report(Message::parse(frame).map_err(ReadError::from), index, args, &mut tally, out)?;
+                        report(
+                            Message::parse(frame).map_err(ReadError::from),
+                            index,
+                            args,
+                            &mut tally,
+                            out,
+                        )?;
                         index += 1;
                     }
                     Scan::Error { error, .. } => {
@@ -186,8 +192,15 @@ fn report(
     tally.messages += 1;
     let header = msg.header();
     let kind = header.message_type().map(|t| t.to_string());
-    *tally.types.entry(kind.clone().unwrap_or_else(|| "?".to_owned())).or_default() += 1;
-    let issues: Vec<Json> = msg.issues().iter().map(|i| issue_json(i, Some(index))).collect();
+    *tally
+        .types
+        .entry(kind.clone().unwrap_or_else(|| "?".to_owned()))
+        .or_default() += 1;
+    let issues: Vec<Json> = msg
+        .issues()
+        .iter()
+        .map(|i| issue_json(i, Some(index)))
+        .collect();
     tally.issues.extend(issues.iter().cloned());
     if args.summary {
         return Ok(());

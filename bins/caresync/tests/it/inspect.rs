@@ -71,7 +71,10 @@ fn inspect_reads_mllp_captures_and_refuses_unknown_formats() {
     );
     let (ok, out, err) = caresync_with_stderr(&["inspect", &capture]);
     assert!(ok, "{err}");
-    let ids: Vec<_> = lines(&out).iter().map(|m| m["control_id"].clone()).collect();
+    let ids: Vec<_> = lines(&out)
+        .iter()
+        .map(|m| m["control_id"].clone())
+        .collect();
     assert_eq!(ids, ["C1", "C2"]);
 
     let other = write(&dir, "notes.txt", b"hello");
@@ -99,7 +102,12 @@ fn inspect_accepts_the_whole_corpus_strictly_enough() {
     assert_eq!(summaries.len(), files.len());
     for s in &summaries {
         assert_eq!(s["unreadable"], 0, "{s}");
-        let errors = s["issues"].as_array().expect("issues").iter().filter(|i| i["severity"] == "error").count();
+        let errors = s["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .filter(|i| i["severity"] == "error")
+            .count();
         assert_eq!(errors, 0, "{s}");
     }
 }
