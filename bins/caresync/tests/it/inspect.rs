@@ -37,7 +37,7 @@ fn inspect_prints_one_json_object_per_message() {
     assert_eq!(pid["fields"][2][1][3], "SSA", "PID-3(2).4");
     assert_eq!(pid["fields"][4][0], "Doe^x", "escapes decoded");
     assert_eq!(msgs[1]["control_id"], "C2");
-    assert_eq!(msgs[1]["offset"], 96);
+    assert_eq!(msgs[1]["offset"], 102);
 }
 
 #[test]
@@ -54,11 +54,11 @@ fn summary_and_strict_report_issues_with_offsets() {
     assert_eq!(summary["messages"], 2);
     assert_eq!(summary["types"]["ADT^A01"], 2);
     assert_eq!(summary["issues"][0]["code"], "HL7-0012");
-    assert_eq!(summary["issues"][0]["offset"], 46);
+    assert_eq!(summary["issues"][0]["offset"], 48);
 
     let (ok, _, err) = caresync_with_stderr(&["inspect", "--summary", "--strict", &file]);
     assert!(!ok, "strict fails on an issue");
-    assert!(err.contains("byte 46: HL7-0012"), "{err}");
+    assert!(err.contains("byte 48: HL7-0012"), "{err}");
 }
 
 #[test]
