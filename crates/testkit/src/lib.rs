@@ -1,5 +1,6 @@
 //! Test infrastructure for caresync: private PostgreSQL clusters and seeded
-//! synthetic data (records, and HL7 v2 messages in [`hl7`]).
+//! synthetic data (records, HL7 v2 messages in [`hl7`], FHIR resources and
+//! NDJSON files in [`fhir`]).
 //!
 //! ```no_run
 //! use caresync_testkit::generate::{patients_batch, Generator};
@@ -22,6 +23,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod fhir;
 pub mod generate;
 pub mod hl7;
 pub mod pg;

@@ -3,6 +3,7 @@
 // The watchdog test talks to a copy of itself over stdout.
 #![allow(clippy::print_stdout)]
 
+mod fhir;
 mod generate;
 mod hl7;
 mod pg;
