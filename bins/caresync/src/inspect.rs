@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use caresync_hl7v2::mllp::{MllpDecoder, Scan};
-use caresync_hl7v2::{Issue, Level, Message, MessageReader, ReadError, Severity, Value};
+use caresync_hl7v2::{Issue, Message, MessageReader, ParseOptions, ReadError, Severity, Value};
 use serde_json::{Value as Json, json};
 
 /// Arguments of `caresync inspect`.
@@ -49,6 +49,7 @@ fn detect(head: &[u8]) -> Option<Format> {
 /// What one file produced.
 #[derive(Debug, Default)]
 struct Tally {
+    format: &'static str,
     messages: u64,
     types: BTreeMap<String, u64>,
     issues: Vec<Json>,
@@ -67,7 +68,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
                 if args.summary {
                     let summary = json!({
                         "file": path.display().to_string(),
-                        "format": "hl7v2",
+                        "format": tally.format,
                         "messages": tally.messages,
                         "unreadable": tally.unreadable,
                         "types": tally.types,
@@ -113,6 +114,7 @@ fn inspect_file(path: &Path, args: &Args, out: &mut impl Write) -> anyhow::Resul
     let mut tally = Tally::default();
     match format {
         Format::Hl7v2 => {
+            tally.format = "hl7v2";
             let mut messages = MessageReader::new(reader);
             let mut index = 0u64;
             while let Some(msg) = messages.next_message() {
@@ -124,6 +126,7 @@ fn inspect_file(path: &Path, args: &Args, out: &mut impl Write) -> anyhow::Resul
             }
         }
         Format::Mllp => {
+            tally.format = "hl7v2-mllp";
             let mut bytes = Vec::new();
             reader.read_to_end(&mut bytes).context("cannot read")?;
             let mut decoder = MllpDecoder::default();
@@ -135,13 +138,9 @@ fn inspect_file(path: &Path, args: &Args, out: &mut impl Write) -> anyhow::Resul
                     Scan::NeedMore => break,
                     Scan::Frame { payload, .. } => {
                         let frame = &bytes[at + payload.start..at + payload.end];
-                        report(
-                            Message::parse(frame).map_err(ReadError::from),
-                            index,
-                            args,
-                            &mut tally,
-                            out,
-                        )?;
+                        let base = (at + payload.start) as u64;
+                        let msg = Message::parse_at(frame, base, &ParseOptions::default());
+                        report(msg.map_err(ReadError::from), index, args, &mut tally, out)?;
                         index += 1;
                     }
                     Scan::Error { error, .. } => {
@@ -241,20 +240,30 @@ fn issue_json(issue: &Issue, message: Option<u64>) -> Json {
     })
 }
 
-/// A field as JSON: a string when it is one plain value, otherwise nested
-/// arrays (repetitions, then components, then sub-components).
+/// A field as JSON, always at the same depth so the levels cannot be
+/// confused: an array of repetitions, each an array of components, each a
+/// string or, when it has sub-components, an array of them. An empty field
+/// is `[]`.
 fn value_json(v: Value<'_>) -> Json {
-    let parts: Vec<Value<'_>> = match v.level() {
-        Level::Field => v.repetitions().collect(),
-        Level::Repetition => v.components().collect(),
-        Level::Component => v.subcomponents().collect(),
-        Level::Subcomponent => return Json::String(v.decode().into_owned()),
-    };
-    match parts.as_slice() {
-        [] => Json::String(String::new()),
-        // Without a sub-component separator a component is its own only part.
-        [one] if one.level() == v.level() => Json::String(v.decode().into_owned()),
-        [one] => value_json(*one),
-        _ => Json::Array(parts.into_iter().map(value_json).collect()),
-    }
+    let repetitions = v
+        .repetitions()
+        .map(|r| {
+            let components = r
+                .components()
+                .map(|c| {
+                    let mut subs: Vec<Json> = c
+                        .subcomponents()
+                        .map(|s| Json::String(s.decode().into_owned()))
+                        .collect();
+                    match subs.len() {
+                        0 => Json::String(String::new()),
+                        1 => subs.pop().unwrap_or_default(),
+                        _ => Json::Array(subs),
+                    }
+                })
+                .collect();
+            Json::Array(components)
+        })
+        .collect();
+    Json::Array(repetitions)
 }

@@ -76,11 +76,11 @@ impl AckMode {
     }
 
     /// Whether the sender wants an accept (commit) acknowledgement for an
-    /// outcome (`ok`: the message was stored). Always true in original mode,
-    /// where the one acknowledgement is sent after storing.
+    /// outcome (`ok`: the message was stored). Never in original mode, where
+    /// the one acknowledgement is the application acknowledgement.
     pub fn wants_accept_ack(msg: &Message<'_>, ok: bool) -> bool {
         match AckMode::of(msg) {
-            AckMode::Original => true,
+            AckMode::Original => false,
             AckMode::Enhanced => wanted(msg.header().accept_ack_type().as_deref(), ok),
         }
     }
@@ -99,7 +99,8 @@ impl AckMode {
 pub struct ErrorLocation {
     /// The segment id.
     pub segment: [u8; 3],
-    /// 1-based position of the segment in the message.
+    /// ERL.2: which occurrence of this segment id in the message (1 for the
+    /// first OBX, 5 for the fifth), as the standard defines it.
     pub sequence: u32,
     /// Field number, if the error is in a field.
     pub field: Option<u32>,
@@ -112,12 +113,18 @@ pub struct ErrorLocation {
 }
 
 impl ErrorLocation {
-    /// The location of a parse issue: its segment, when the issue has one.
-    pub fn of_issue(issue: &Issue) -> Option<Self> {
+    /// The location of a parse issue of `msg`: its segment, when the issue
+    /// has one, counted as the n-th segment with that id.
+    pub fn of_issue(msg: &Message<'_>, issue: &Issue) -> Option<Self> {
         let seg = issue.segment?;
+        let occurrence = msg
+            .segments()
+            .take(seg.position as usize)
+            .filter(|s| s.id_bytes() == seg.id)
+            .count();
         Some(ErrorLocation {
             segment: seg.id,
-            sequence: seg.position,
+            sequence: u32::try_from(occurrence.max(1)).unwrap_or(u32::MAX),
             field: None,
             repetition: None,
             component: None,
@@ -216,7 +223,8 @@ impl<'m> Ack<'m> {
 
     /// Adds one ERR per issue of the original message (code, segment location).
     pub fn with_issues(mut self) -> Self {
-        for issue in self.original.issues() {
+        let original = self.original;
+        for issue in original.issues() {
             let hl7_code = match issue.code {
                 c if c == crate::codes::MISSING_HEADER_FIELD => REQUIRED_FIELD_MISSING,
                 c if c == crate::codes::BAD_SEGMENT_ID || c == crate::codes::EMPTY_SEGMENT => {
@@ -228,7 +236,7 @@ impl<'m> Ack<'m> {
             self = self.with_error(
                 hl7_code,
                 issue.severity,
-                ErrorLocation::of_issue(issue),
+                ErrorLocation::of_issue(original, issue),
                 Some(issue.code),
             );
         }
@@ -274,12 +282,26 @@ impl<'m> Ack<'m> {
         out.extend_from_slice(raw(11));
         out.push(f);
         out.extend_from_slice(raw(12));
-        if AckMode::of(self.original) == AckMode::Enhanced {
-            // An acknowledgement is never itself acknowledged.
-            out.extend_from_slice(&[f, f, f]);
-            out.extend_from_slice(b"NE");
+        let enhanced = AckMode::of(self.original) == AckMode::Enhanced;
+        let charset = raw(18);
+        if enhanced || !charset.is_empty() {
+            // MSH-13, MSH-14.
+            out.extend_from_slice(&[f, f]);
             out.push(f);
-            out.extend_from_slice(b"NE");
+            if enhanced {
+                // An acknowledgement is never itself acknowledged.
+                out.extend_from_slice(b"NE");
+            }
+            out.push(f);
+            if enhanced {
+                out.extend_from_slice(b"NE");
+            }
+            if !charset.is_empty() {
+                // MSH-17, then MSH-18 as the original declared it: copied
+                // values are in that character set.
+                out.extend_from_slice(&[f, f]);
+                out.extend_from_slice(charset);
+            }
         }
         out.push(b'\r');
 
@@ -308,6 +330,8 @@ impl<'m> Ack<'m> {
                     if let Some(fld) = l.field {
                         out.extend_from_slice(fld.to_string().as_bytes());
                     }
+                } else {
+                    out.extend_from_slice(&[d.component(), d.component()]);
                 }
                 out.push(d.component());
                 out.extend_from_slice(e.hl7_code.as_bytes());
@@ -347,9 +371,12 @@ impl<'m> Ack<'m> {
 }
 
 fn text_into(text: &str, d: &Delimiters, out: &mut Vec<u8>) {
-    // The original's delimiters always declare an escape character when
-    // they have three or more; with fewer, strip what cannot be written.
-    if escape_text(text, d, out).is_err() {
+    // Without an escape character (MSH-2 of two characters), what cannot be
+    // written is left out.
+    let mut escaped = Vec::with_capacity(text.len());
+    if escape_text(text, d, &mut escaped).is_ok() {
+        out.extend_from_slice(&escaped);
+    } else {
         out.extend(text.bytes().filter(|&b| !d.is_special(b) && b >= 0x20));
     }
 }

@@ -159,12 +159,22 @@ pub fn messages_with(input: &[u8], options: ParseOptions) -> Messages<'_> {
 }
 
 /// Iterator over the messages of a batch; see [`messages`].
-#[derive(Debug)]
 pub struct Messages<'a> {
     input: &'a [u8],
     pos: usize,
     options: ParseOptions,
     envelope: Envelope,
+}
+
+impl std::fmt::Debug for Messages<'_> {
+    /// Sizes and positions only: the input is patient data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Messages")
+            .field("bytes", &self.input.len())
+            .field("position", &self.pos)
+            .field("envelope_issues", &self.envelope.issues.len())
+            .finish()
+    }
 }
 
 impl<'a> Messages<'a> {
@@ -267,7 +277,6 @@ pub enum ReadError {
 /// assert_eq!(ids, ["1", "2"]);
 /// # Ok::<(), caresync_hl7v2::ReadError>(())
 /// ```
-#[derive(Debug)]
 pub struct MessageReader<R> {
     src: R,
     buf: Vec<u8>,
@@ -283,6 +292,18 @@ pub struct MessageReader<R> {
     limit: usize,
     options: ParseOptions,
     envelope: Envelope,
+}
+
+impl<R> std::fmt::Debug for MessageReader<R> {
+    /// Sizes and positions only: the buffer holds patient data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageReader")
+            .field("buffered", &self.buf.len())
+            .field("stream_position", &self.stream_pos)
+            .field("limit", &self.limit)
+            .field("envelope_issues", &self.envelope.issues.len())
+            .finish()
+    }
 }
 
 impl<R: BufRead> MessageReader<R> {

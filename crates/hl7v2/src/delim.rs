@@ -63,6 +63,11 @@ impl Delimiters {
             subcomponent,
             truncation,
         ];
+        if escape.is_none() && subcomponent.is_some()
+            || subcomponent.is_none() && truncation.is_some()
+        {
+            return Err("a later encoding character needs the earlier ones declared");
+        }
         for (i, c) in all.iter().enumerate() {
             let Some(c) = *c else { continue };
             if !is_legal_delimiter(c) {
@@ -99,7 +104,10 @@ impl Delimiters {
         }
         // MSH-2 runs to the next field separator or the end of the segment.
         let rest = &segment[4..];
-        let len = rest.iter().position(|&b| b == field).unwrap_or(rest.len());
+        let len = rest
+            .iter()
+            .position(|&b| b == field || b == b'\r' || b == b'\n')
+            .unwrap_or(rest.len());
         let enc = &rest[..len];
         if enc.len() < 2 {
             return Err(bad(4, "MSH-2 declares fewer than two encoding characters"));

@@ -183,6 +183,17 @@ pub(crate) fn transcode(
                     i += len + 2;
                     continue;
                 }
+                if body
+                    .iter()
+                    .any(|&c| to.is_special(c) || Some(c) == to.truncation)
+                {
+                    // Kept verbatim, it would break the new structure: write
+                    // the sequence as the text it decodes to (unknown
+                    // sequences decode to themselves).
+                    escape_bytes(&raw[i..i + len + 2], to, out)?;
+                    i += len + 2;
+                    continue;
+                }
                 let e = to.escape.ok_or(EncodeError::NoEscapeCharacter)?;
                 out.push(e);
                 out.extend_from_slice(body);

@@ -39,8 +39,9 @@ pub(crate) struct SegIdx {
 /// A parsed HL7 v2 message that borrows its input.
 ///
 /// Parsing records the start of every segment and field; everything else is
-/// read on access from the borrowed bytes, so a parse allocates two small
-/// vectors whatever the message holds.
+/// read on access from the borrowed bytes. A parse allocates two vectors of
+/// offsets (4 bytes per segment boundary and per field), sized up front
+/// from the input length.
 #[derive(Clone)]
 pub struct Message<'a> {
     input: &'a [u8],
@@ -61,7 +62,7 @@ impl std::fmt::Debug for Message<'_> {
                 "segments",
                 &self
                     .segments()
-                    .map(|s| s.id().to_owned())
+                    .map(|s| SegmentRef::new(s.id_bytes(), 0).id_str().to_owned())
                     .collect::<Vec<_>>(),
             )
             .field("delimiters", &self.ctx.delims)
@@ -158,8 +159,9 @@ impl<'a> Message<'a> {
     }
 
     /// Parses a message that sits at byte `base` of a larger input (a batch
-    /// file); issue offsets are reported in that input.
-    pub(crate) fn parse_at(
+    /// file, an MLLP capture); issue, error and value offsets are reported in
+    /// that input.
+    pub fn parse_at(
         input: &'a [u8],
         base: u64,
         options: &ParseOptions,
@@ -187,10 +189,11 @@ impl<'a> Message<'a> {
             return Err(ParseError::MissingMsh { offset: pos as u64 });
         }
         if blank_lead {
+            let after_bom = if input.starts_with(BOM) { BOM.len() } else { 0 };
             note(
                 &mut issues,
                 &mut suppressed,
-                Issue::new(codes::EMPTY_SEGMENT, Severity::Warning, 0),
+                Issue::new(codes::EMPTY_SEGMENT, Severity::Warning, after_bom),
             );
         }
         let (delims, header_len) = Delimiters::from_header(&input[pos..], pos)?;
@@ -366,7 +369,9 @@ impl<'a> Message<'a> {
         for (n, _) in [(9, "MSH-9"), (10, "MSH-10"), (12, "MSH-12")] {
             let missing = msh.field(n).is_none_or(|v| v.raw().is_empty());
             if missing {
-                self.issues.push(
+                note(
+                    &mut self.issues,
+                    &mut self.suppressed,
                     Issue::new(
                         codes::MISSING_HEADER_FIELD,
                         Severity::Error,
@@ -388,7 +393,9 @@ impl<'a> Message<'a> {
         let declared = declared.as_deref().unwrap_or(b"");
         let (charset, supported) = Charset::from_msh18(declared);
         if !supported {
-            self.issues.push(
+            note(
+                &mut self.issues,
+                &mut self.suppressed,
                 Issue::new(codes::UNSUPPORTED_CHARSET, Severity::Warning, 0)
                     .in_segment(SegmentRef::new(b"MSH", 1)),
             );
@@ -398,13 +405,19 @@ impl<'a> Message<'a> {
             // Nothing declared and not UTF-8: read it as ISO 8859-1, the
             // usual reality of undeclared feeds, and say so.
             (Some(at), true) => {
-                self.issues
-                    .push(Issue::new(codes::BAD_CHARSET, Severity::Warning, at));
+                note(
+                    &mut self.issues,
+                    &mut self.suppressed,
+                    Issue::new(codes::BAD_CHARSET, Severity::Warning, at),
+                );
                 Charset::Latin1
             }
             (Some(at), false) => {
-                self.issues
-                    .push(Issue::new(codes::BAD_CHARSET, Severity::Error, at));
+                note(
+                    &mut self.issues,
+                    &mut self.suppressed,
+                    Issue::new(codes::BAD_CHARSET, Severity::Error, at),
+                );
                 charset
             }
             (None, _) => charset,
@@ -566,7 +579,7 @@ impl std::fmt::Debug for Segment<'_> {
     /// Prints the id, position and size, never values.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Segment")
-            .field("id", &self.id())
+            .field("id", &SegmentRef::new(self.id_bytes(), 0).id_str())
             .field("position", &(self.index + 1))
             .field("fields", &self.field_count())
             .field("bytes", &(self.end - self.start))

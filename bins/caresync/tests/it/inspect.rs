@@ -35,7 +35,8 @@ fn inspect_prints_one_json_object_per_message() {
     let pid = &msgs[0]["segments"][1];
     assert_eq!(pid["id"], "PID");
     assert_eq!(pid["fields"][2][1][3], "SSA", "PID-3(2).4");
-    assert_eq!(pid["fields"][4][0], "Doe^x", "escapes decoded");
+    assert_eq!(pid["fields"][4][0][0], "Doe^x", "escapes decoded");
+    assert_eq!(pid["fields"][0], serde_json::json!([["1"]]));
     assert_eq!(msgs[1]["control_id"], "C2");
     assert_eq!(msgs[1]["offset"], 102);
 }

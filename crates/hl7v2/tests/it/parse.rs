@@ -297,3 +297,40 @@ fn a_flood_of_bad_bytes_keeps_issues_bounded() {
     );
     assert_eq!(msg.get("OBX-5").expect("value").raw().len(), 100_000);
 }
+
+/// Review findings, kept as regression tests.
+#[test]
+fn a_header_that_ends_after_msh_2_and_debug_without_content() {
+    let msg = Message::parse(b"MSH|^~\\&\rPID|1\r").expect("a bare header parses");
+    assert_eq!(msg.segment_count(), 2);
+    let msg = Message::parse(b"MSH|^~\\&|A||||20240101||ADT^A01|1|P|2.5\rDoe, Jane has a secret\r")
+        .expect("parses");
+    let shown = format!("{msg:?} {:?}", msg.segment_at(1));
+    assert!(!shown.contains("Doe"), "{shown}");
+    let batch = caresync_hl7v2::messages(b"MSH|^~\\&|SECRET\r");
+    assert!(
+        !format!("{batch:?}").contains("77, 83"),
+        "no bytes in Debug"
+    );
+    let reader = caresync_hl7v2::MessageReader::new(&b"MSH|^~\\&|SECRET\r"[..]);
+    assert!(!format!("{reader:?}").contains("SECRET"));
+}
+
+#[test]
+fn other_delimiters_keep_an_unknown_escape_that_holds_one_of_them() {
+    let msg = Message::parse(b"MSH|^~\\&|A||||20240101||ADT^A01|1|P|2.5\rNTE|1||a\\Zx#y\\b|c\r")
+        .expect("parses");
+    let hash = Delimiters::new(b'#', b'$', b'*', Some(b'@'), Some(b'!'), None).expect("legal");
+    let mut out = Vec::new();
+    msg.write_to(
+        &mut out,
+        &caresync_hl7v2::PrintOptions::default().with_delimiters(hash),
+    )
+    .expect("prints");
+    let again = Message::parse(&out).expect("parses");
+    assert_eq!(
+        again.get("NTE-3").expect("NTE-3").decode(),
+        msg.get("NTE-3").expect("NTE-3").decode()
+    );
+    assert_eq!(again.get("NTE-4").expect("NTE-4").decode(), "c");
+}
