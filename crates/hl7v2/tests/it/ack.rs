@@ -124,5 +124,8 @@ fn ack_declares_the_original_character_set_and_original_mode_wants_no_accept_ack
             .as_deref(),
         Some("8859/1")
     );
-    assert!(parsed.get("MSH-15").is_none_or(|v| v.is_empty()), "original mode: no MSH-15");
+    assert!(
+        parsed.get("MSH-15").is_none_or(|v| v.is_empty()),
+        "original mode: no MSH-15"
+    );
 }
