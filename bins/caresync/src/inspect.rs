@@ -1,5 +1,8 @@
-//! `caresync inspect FILE...`: detect the format of each file, parse it, and
-//! print one JSON object per message (or a summary per file).
+//! `caresync inspect FILE...`: detect the format of each file (HL7 v2
+//! messages, batches or MLLP captures; FHIR JSON resources, Bundles or
+//! NDJSON), parse it, and print one JSON object per message or resource (or
+//! a summary per file). `--to-fhir` prints the FHIR Bundle each HL7 v2
+//! message maps to.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,9 +18,13 @@ use serde_json::{Value as Json, json};
 /// Arguments of `caresync inspect`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Files to inspect (HL7 v2 messages, batch files or MLLP captures).
+    /// Files to inspect (HL7 v2 messages, batch files, MLLP captures, FHIR
+    /// JSON resources, Bundles or NDJSON).
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// For HL7 v2 input, print the FHIR Bundle each message maps to (one per line).
+    #[arg(long)]
+    to_fhir: bool,
     /// Print counts and issues per file instead of one object per message.
     #[arg(long)]
     summary: bool,
@@ -31,6 +38,7 @@ pub(crate) struct Args {
 enum Format {
     Hl7v2,
     Mllp,
+    Fhir(caresync_fhir::read::Format),
 }
 
 fn detect(head: &[u8]) -> Option<Format> {
@@ -40,10 +48,13 @@ fn detect(head: &[u8]) -> Option<Format> {
     if head.first() == Some(&caresync_hl7v2::mllp::START_BLOCK) {
         return Some(Format::Mllp);
     }
-    ["MSH", "FHS", "BHS"]
+    if ["MSH", "FHS", "BHS"]
         .iter()
         .any(|id| head.starts_with(id.as_bytes()))
-        .then_some(Format::Hl7v2)
+    {
+        return Some(Format::Hl7v2);
+    }
+    caresync_fhir::read::detect(head).map(Format::Fhir)
 }
 
 /// What one file produced.
@@ -109,8 +120,13 @@ fn inspect_file(path: &Path, args: &Args, out: &mut impl Write) -> anyhow::Resul
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let head = reader.fill_buf().context("cannot read")?;
     let Some(format) = detect(head) else {
-        bail!("unrecognised format (expected HL7 v2: MSH, FHS or BHS first, or an MLLP capture)");
+        bail!(
+            "unrecognised format (expected HL7 v2: MSH, FHS or BHS first; an MLLP capture; or FHIR JSON or NDJSON)"
+        );
     };
+    if args.to_fhir && matches!(format, Format::Fhir(_)) {
+        bail!("--to-fhir maps HL7 v2 input; this file is already FHIR");
+    }
     let mut tally = Tally::default();
     match format {
         Format::Hl7v2 => {
@@ -157,6 +173,14 @@ fn inspect_file(path: &Path, args: &Args, out: &mut impl Write) -> anyhow::Resul
                 at += found.consumed();
             }
         }
+        Format::Fhir(kind) => {
+            tally.format = match kind {
+                caresync_fhir::read::Format::Ndjson => "fhir-ndjson",
+                caresync_fhir::read::Format::Bundle => "fhir-bundle",
+                _ => "fhir-resource",
+            };
+            inspect_fhir(reader, kind, args, &mut tally, out)?;
+        }
     }
     Ok(tally)
 }
@@ -201,6 +225,9 @@ fn report(
         .map(|i| issue_json(i, Some(index)))
         .collect();
     tally.issues.extend(issues.iter().cloned());
+    if args.to_fhir {
+        return map_to_fhir(&msg, index, args, tally, out);
+    }
     if args.summary {
         return Ok(());
     }
@@ -266,4 +293,140 @@ fn value_json(v: Value<'_>) -> Json {
         })
         .collect();
     Json::Array(repetitions)
+}
+
+/// Maps one HL7 v2 message to FHIR and prints the Bundle (unless summarising).
+fn map_to_fhir(
+    msg: &Message<'_>,
+    index: u64,
+    args: &Args,
+    tally: &mut Tally,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let offset = msg.segment_at(0).map_or(0, |s| s.offset());
+    match caresync_fhir::v2::to_bundle(msg) {
+        Ok(mapped) => {
+            for issue in &mapped.issues {
+                tally.issues.push(json!({
+                    "code": issue.code().code(),
+                    "title": issue.code().title(),
+                    "severity": "warning",
+                    "offset": offset,
+                    "location": issue.location.to_string(),
+                    "message": index,
+                }));
+            }
+            if !args.summary {
+                writeln!(out, "{}", mapped.bundle).context("cannot write")?;
+            }
+        }
+        Err(e) => {
+            tally.unreadable += 1;
+            tally.issues.push(json!({
+                "code": e.code().code(),
+                "title": e.code().title(),
+                "severity": "error",
+                "offset": offset,
+                "message": index,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Reads FHIR input one resource at a time: identity, and validation
+/// against the R4B model.
+fn inspect_fhir(
+    reader: BufReader<File>,
+    kind: caresync_fhir::read::Format,
+    args: &Args,
+    tally: &mut Tally,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    use caresync_fhir::read::{
+        self as fhir, NdjsonReader, RawResource, ReadError as FhirError, ReadOptions,
+    };
+
+    let options = ReadOptions::default();
+    let mut index = 0u64;
+    let mut write_error: Option<std::io::Error> = None;
+    let mut each = |item: Result<RawResource, FhirError>, tally: &mut Tally| {
+        let i = index;
+        index += 1;
+        let (line, issues) = match item {
+            Ok(r) => {
+                let id = r.identity();
+                let mut issues = Vec::new();
+                if let Err(e) = r.validate() {
+                    issues.push(fhir_issue_json(&e, i));
+                }
+                *tally
+                    .types
+                    .entry(id.resource_type().to_owned())
+                    .or_default() += 1;
+                tally.messages += 1;
+                let source = r.source();
+                let line = json!({
+                    "resource": i,
+                    "line": source.line,
+                    "entry": source.entry,
+                    "type": id.resource_type(),
+                    "id": id.id(),
+                    "version_id": id.version_id(),
+                    "last_updated": r.identity().last_updated().map(|t| t.event_time().as_unix_micros()),
+                    "issues": issues,
+                });
+                (Some(line), issues)
+            }
+            Err(e) => {
+                tally.unreadable += 1;
+                (None, vec![fhir_issue_json(&e, i)])
+            }
+        };
+        tally.issues.extend(issues);
+        if let (Some(line), false) = (line, args.summary)
+            && let Err(e) = writeln!(out, "{line}")
+        {
+            write_error.get_or_insert(e);
+        }
+    };
+    match kind {
+        fhir::Format::Ndjson => {
+            for item in NdjsonReader::new(reader, options) {
+                each(item, tally);
+            }
+        }
+        fhir::Format::Bundle => {
+            let result = fhir::read_bundle(reader, &options, |item| {
+                each(item, tally);
+                std::ops::ControlFlow::Continue(())
+            });
+            if let Err(e) = result {
+                tally.unreadable += 1;
+                tally.issues.push(fhir_issue_json(&e, index));
+            }
+        }
+        _ => {
+            let item = fhir::read_resource(reader, &options);
+            each(item, tally);
+        }
+    }
+    match write_error {
+        Some(e) => Err(e).context("cannot write"),
+        None => Ok(()),
+    }
+}
+
+fn fhir_issue_json(e: &caresync_fhir::read::ReadError, index: u64) -> Json {
+    let at = e.source_location();
+    json!({
+        "code": e.code().code(),
+        "title": e.code().title(),
+        "severity": "error",
+        "offset": at.byte_offset,
+        "line": at.line,
+        "entry": at.entry,
+        "path": e.path(),
+        "resource": index,
+    })
 }

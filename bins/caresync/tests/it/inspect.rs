@@ -112,3 +112,80 @@ fn inspect_accepts_the_whole_corpus_strictly_enough() {
         assert_eq!(errors, 0, "{s}");
     }
 }
+
+#[test]
+fn inspect_reads_fhir_ndjson_and_bundles_with_issues() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ndjson = write(
+        &dir,
+        "Patient.ndjson",
+        b"{\"resourceType\":\"Patient\",\"id\":\"p1\",\"meta\":{\"versionId\":\"2\",\"lastUpdated\":\"2024-01-01T00:00:00Z\"}}\n\
+          {\"resourceType\":\"Patient\",\"id\":\"p2\",\"name\":{\"family\":\"Secretname\"}}\n\
+          not json\n\
+          {\"resourceType\":\"Observation\",\"id\":\"o1\",\"status\":\"final\",\"code\":{\"text\":\"x\"}}\n",
+    );
+    let (ok, out, err) = caresync_with_stderr(&["inspect", &ndjson]);
+    assert!(ok, "{err}");
+    assert!(
+        !out.contains("Secretname"),
+        "values are not echoed in issues"
+    );
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 3, "the bad line is an issue, not a row");
+    assert_eq!(
+        (
+            rows[0]["type"].as_str(),
+            rows[0]["id"].as_str(),
+            rows[0]["version_id"].as_str()
+        ),
+        (Some("Patient"), Some("p1"), Some("2"))
+    );
+    assert_eq!(
+        rows[1]["issues"][0]["path"], "name",
+        "cardinality violation with its path"
+    );
+    assert_eq!(rows[2]["line"], 4);
+
+    let (ok, out, _) = caresync_with_stderr(&["inspect", "--summary", "--strict", &ndjson]);
+    assert!(!ok, "strict fails on issues");
+    let summary = &lines(&out)[0];
+    assert_eq!(summary["format"], "fhir-ndjson");
+    assert_eq!(summary["types"]["Patient"], 2);
+    assert_eq!(summary["unreadable"], 1);
+
+    let bundle = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpora/fhir/hl7v2-to-fhir-expected/ADT-A01-01-expected.json");
+    let (ok, out, err) =
+        caresync_with_stderr(&["inspect", "--summary", &bundle.display().to_string()]);
+    assert!(ok, "{err}");
+    let summary = &lines(&out)[0];
+    assert_eq!(summary["format"], "fhir-bundle");
+    assert!(summary["types"]["Patient"].as_u64() >= Some(1));
+}
+
+#[test]
+fn to_fhir_prints_a_message_bundle_per_hl7_message() {
+    let msg = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpora/hl7v2/fhir-converter-samples/ADT-A01-01.hl7");
+    let (ok, out, err) =
+        caresync_with_stderr(&["inspect", "--to-fhir", &msg.display().to_string()]);
+    assert!(ok, "{err}");
+    let bundles = lines(&out);
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0]["resourceType"], "Bundle");
+    assert_eq!(bundles[0]["type"], "message");
+    let types: Vec<&str> = bundles[0]["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["resource"]["resourceType"].as_str())
+        .collect();
+    assert_eq!(types.first(), Some(&"MessageHeader"));
+    assert!(
+        types.contains(&"Patient") && types.contains(&"Encounter") && types.contains(&"Provenance"),
+        "{types:?}"
+    );
+    // The same message maps to the same bundle.
+    let (_, again, _) = caresync_with_stderr(&["inspect", "--to-fhir", &msg.display().to_string()]);
+    assert_eq!(out, again);
+}

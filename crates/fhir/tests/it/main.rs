@@ -1,0 +1,4 @@
+//! Integration tests of caresync-fhir.
+mod flatten;
+mod read;
+mod v2;
