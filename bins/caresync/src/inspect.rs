@@ -329,6 +329,15 @@ fn map_to_fhir(
                 "offset": offset,
                 "message": index,
             }));
+            if !args.summary && !args.strict {
+                // The Bundle is missing from stdout; say why (strict and
+                // summary runs list it with the file's other issues).
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "message {index} at byte {offset}: {} not mapped: {e}",
+                    e.code().code()
+                );
+            }
         }
     }
     Ok(())

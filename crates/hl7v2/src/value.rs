@@ -251,7 +251,7 @@ impl<'m> Iterator for Parts<'m> {
             _ => {}
         }
         let rest = self.rest;
-        let found = self.sep.and_then(|s| rest.iter().position(|&b| b == s));
+        let found = self.sep.and_then(|s| memchr::memchr(s, rest));
         let part = match found {
             Some(at) => {
                 self.rest = &rest[at + 1..];

@@ -189,3 +189,36 @@ fn to_fhir_prints_a_message_bundle_per_hl7_message() {
     let (_, again, _) = caresync_with_stderr(&["inspect", "--to-fhir", &msg.display().to_string()]);
     assert_eq!(out, again);
 }
+
+#[test]
+fn to_fhir_reports_an_unmappable_message_and_maps_the_others() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let batch = write(
+        &dir,
+        "batch.hl7",
+        b"MSH|^~\\&|A|FAC|C|D|20240101120000||ADT^A01^ADT_A01|M1|P|2.5.1\rPID|1||42^^^H^MR||Doe^Jane\rPV1|1|I\r\
+          MSH|^~\\&|A|FAC|C|D|20240101120100||ADT^A01^ADT_A01|M2|P|2.5.1\rPV1|1|I\r\
+          MSH|^~\\&|A|FAC|C|D|20240101120200||ADT^A08^ADT_A01|M3|P|2.5.1\rPID|1||43^^^H^MR||Roe^Rick\rPV1|1|O\r",
+    );
+    let (ok, out, err) = caresync_with_stderr(&["inspect", "--to-fhir", &batch]);
+    assert!(ok, "{err}");
+    let bundles = lines(&out);
+    assert_eq!(
+        bundles.len(),
+        2,
+        "the messages around the bad one are mapped"
+    );
+    assert!(
+        err.contains("message 1") && err.contains("FHIR-0202") && err.contains("PID"),
+        "{err}"
+    );
+    assert!(!err.contains("Doe") && !err.contains("Roe"), "{err}");
+
+    let (ok, out, err) =
+        caresync_with_stderr(&["inspect", "--to-fhir", "--summary", "--strict", &batch]);
+    assert!(!ok, "strict fails on an unmapped message");
+    let summary = &lines(&out)[0];
+    assert_eq!(summary["unreadable"], 1);
+    assert_eq!(summary["issues"][0]["code"], "FHIR-0202");
+    assert!(err.contains("FHIR-0202"), "{err}");
+}

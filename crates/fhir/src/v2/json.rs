@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 #[derive(Clone, Copy)]
 pub(crate) struct Mark {
     len: usize,
+    /// Byte index of the `{` or `[`.
+    open: usize,
     comma: bool,
 }
 
@@ -48,14 +50,17 @@ impl W {
     /// element when `key` is `None`).
     #[inline]
     pub(crate) fn begin(&mut self, key: Option<&str>, open: char) -> Mark {
-        let m = Mark {
-            len: self.buf.len(),
-            comma: self.comma,
-        };
+        let len = self.buf.len();
+        let comma = self.comma;
         match key {
             Some(k) => self.key(k),
             None => self.sep(),
         }
+        let m = Mark {
+            len,
+            open: self.buf.len(),
+            comma,
+        };
         self.buf.push(open);
         self.comma = false;
         m
@@ -83,37 +88,44 @@ impl W {
     /// when it stayed empty.
     #[inline]
     pub(crate) fn end(&mut self, m: Mark) -> bool {
-        match self.buf.as_bytes().last() {
-            Some(b'{') | Some(b'[') if self.buf.len() == self.open_at(m) + 1 => {
-                self.buf.truncate(m.len);
-                self.comma = m.comma;
-                false
-            }
-            Some(_) => {
-                let open = self.buf.as_bytes()[self.open_at(m)];
-                self.buf.push(if open == b'{' { '}' } else { ']' });
-                self.comma = true;
-                true
-            }
-            None => false,
+        if self.buf.len() == m.open + 1 {
+            self.discard(m);
+            return false;
         }
+        let close = if self.buf.as_bytes()[m.open] == b'{' {
+            '}'
+        } else {
+            ']'
+        };
+        self.buf.push(close);
+        self.comma = true;
+        true
     }
 
-    /// Byte index of the bracket `m` opened.
-    fn open_at(&self, m: Mark) -> usize {
-        // The bracket is the first `{` or `[` written after the mark: keys
-        // are plain ASCII names without brackets.
-        let b = self.buf.as_bytes();
-        let mut i = m.len;
-        while i < b.len() && b[i] != b'{' && b[i] != b'[' {
-            i += 1;
+    /// Drops what `m` opened, its key and contents included, as if it had
+    /// never been begun.
+    pub(crate) fn discard(&mut self, m: Mark) {
+        self.buf.truncate(m.len);
+        self.comma = m.comma;
+    }
+
+    /// A number value from HL7 `NM` text (see [`decimal_into`]); false, and
+    /// nothing written, when the text is not a number.
+    pub(crate) fn decimal(&mut self, s: &str) -> bool {
+        let len = self.buf.len();
+        self.sep();
+        if decimal_into(&mut self.buf, s) {
+            self.comma = true;
+            true
+        } else {
+            self.buf.truncate(len);
+            false
         }
-        i
     }
 
     /// Whether anything was written since `m` was opened.
     pub(crate) fn wrote_since(&self, m: Mark) -> bool {
-        self.buf.len() > self.open_at(m) + 1
+        self.buf.len() > m.open + 1
     }
 
     /// A string value.
@@ -204,7 +216,17 @@ impl W {
 pub(crate) fn escape_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none needs escaping (most text).
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            if !needs_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -212,7 +234,10 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
             b'\r' => "\\r",
             b'\t' => "\\t",
             0..=0x1f => "",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&s[start..i]);
         if esc.is_empty() {
@@ -220,9 +245,26 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
         } else {
             out.push_str(esc);
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.push_str(&s[start..]);
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or
+/// `\` (the bytes JSON escapes). Bytes of 0x80 and above never match.
+#[inline]
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below `n` borrows into its high bit when `n` is subtracted
+    // (bytes with the high bit already set are masked out by `!x`).
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero = |x: u64| below(x, 1);
+    (below(word, 0x20)
+        | zero(word ^ (ONES * u64::from(b'"')))
+        | zero(word ^ (ONES * u64::from(b'\\'))))
+        != 0
 }
 
 /// Writes `s` as a JSON number when it is an HL7 `NM` value (an optional
@@ -230,7 +272,7 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
 /// allowed); false when it is not one. Leading zeros and a `+` sign are
 /// dropped, as JSON requires; the digits are otherwise kept as sent, so
 /// the precision the sender gave is kept.
-pub(crate) fn decimal_into(out: &mut String, s: &str) -> bool {
+fn decimal_into(out: &mut String, s: &str) -> bool {
     let s = s.trim();
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -283,6 +325,32 @@ mod tests {
     }
 
     #[test]
+    fn discarded_objects_leave_no_separator_behind() {
+        let mut w = W::with_capacity(64);
+        let list = w.arr("list");
+        let first = w.item();
+        w.kv("url", "u1");
+        w.discard(first);
+        let second = w.item();
+        w.kv("url", "u2");
+        let q = w.obj("q");
+        w.key("value");
+        assert!(!w.decimal("1e3"));
+        w.discard(q);
+        let r = w.obj("r");
+        w.key("value");
+        assert!(w.decimal("007.5"));
+        w.kv("unit", "d");
+        w.end(r);
+        w.end(second);
+        w.end(list);
+        assert_eq!(
+            w.buf,
+            r#""list":[{"url":"u2","r":{"value":7.5,"unit":"d"}}]"#
+        );
+    }
+
+    #[test]
     fn decimals() {
         let f = |s: &str| {
             let mut o = String::new();
@@ -294,5 +362,34 @@ mod tests {
         assert_eq!(f("1e3"), None);
         assert_eq!(f("."), None);
         assert_eq!(f(""), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_reads_back(case in "\\PC*|[\\x00-\\x7f]{0,40}") {
+            let mut out = String::new();
+            escape_into(&mut out, &case);
+            let back: String = serde_json::from_str(&format!("\"{out}\"")).expect("a JSON string");
+            proptest::prop_assert_eq!(back, case);
+        }
+    }
+
+    #[test]
+    fn escapes_match_serde_json() {
+        let cases = [
+            "plain ascii text, longer than eight bytes",
+            "q\"uote",
+            "back\\slash in the middle of a long string",
+            "tab\tnew\nline\rcr\u{1}\u{1f}",
+            "\u{7f}é日本語 \u{1F600} \"",
+            "",
+            "12345678\"",
+        ];
+        for case in cases {
+            let mut out = String::new();
+            escape_into(&mut out, case);
+            let expected = serde_json::to_string(case).expect("serializes");
+            assert_eq!(format!("\"{out}\""), expected, "{case:?}");
+        }
     }
 }

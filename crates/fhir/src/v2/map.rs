@@ -5,7 +5,7 @@ use caresync_hl7v2::{KnownType, Message, Segment, Value};
 
 use super::dt::{self, Cx, part, pt, text};
 use super::id::{Id, Key};
-use super::json::{W, decimal_into};
+use super::json::W;
 use super::{Error, IssueKind, Location, Mapped, is_supported};
 
 const EMPTY: &[u8] = b"";
@@ -404,21 +404,12 @@ impl<'m> Ctx<'m> {
                 w.kv("valueString", l);
                 w.end(e);
             }
-            w.end(inner);
             if label.is_some() {
+                w.end(inner);
                 w.end(m);
             } else {
-                w.end(m);
-                // An extension without content was rolled back with `inner`;
-                // drop the url-only object too.
-                let tail = format!("{{\"url\":\"{url}\"}}");
-                if w.buf.ends_with(&tail) {
-                    let cut = w.buf.len() - tail.len();
-                    w.buf.truncate(cut);
-                    if w.buf.ends_with(',') {
-                        w.buf.pop();
-                    }
-                }
+                // Nothing coded: no extension at all, not a url alone.
+                w.discard(m);
             }
         }
         w.end(ext);
@@ -732,21 +723,13 @@ impl<'m> Ctx<'m> {
                 if let Some(days) = text(f(&pv2, 11)) {
                     let m = w.obj("length");
                     w.key("value");
-                    let ok = decimal_into(&mut w.buf, &days);
-                    if ok {
-                        // decimal_into wrote the digits without the comma logic.
-                        w.raw("");
+                    if w.decimal(&days) {
                         w.kv("unit", "d");
                         w.kv("system", "http://unitsofmeasure.org");
                         w.kv("code", "d");
                         w.end(m);
                     } else {
-                        let cut = w.buf.rfind("\"length\"").unwrap_or(w.buf.len());
-                        w.buf.truncate(cut);
-                        if w.buf.ends_with(',') {
-                            w.buf.pop();
-                        }
-                        w.raw("");
+                        w.discard(m);
                         cx.issue(IssueKind::BadNumber, loc(&pv2, "PV2", 11));
                     }
                 }
@@ -1273,21 +1256,13 @@ impl<'m> Ctx<'m> {
             if let Some(amount) = text(f(&seg, 6)).filter(|a| a.trim() != "999") {
                 let m = w.obj("doseQuantity");
                 w.key("value");
-                let mark = w.buf.len();
-                if decimal_into(&mut w.buf, &amount) {
-                    w.raw("");
+                if w.decimal(&amount) {
                     if let Some(u) = f(&seg, 7) {
                         unit(w, u);
                     }
                     w.end(m);
                 } else {
-                    w.buf.truncate(mark);
-                    let cut = w.buf.rfind("\"doseQuantity\"").unwrap_or(mark);
-                    w.buf.truncate(cut);
-                    if w.buf.ends_with(',') {
-                        w.buf.pop();
-                    }
-                    w.raw("");
+                    w.discard(m);
                     cx.issue(IssueKind::BadNumber, at(6));
                 }
             }
@@ -1697,21 +1672,16 @@ fn quantity(
     units: Option<Value<'_>>,
     at: Location,
 ) {
-    let mark = w.buf.len();
     let m = w.obj(key);
     w.key("value");
-    let before = w.buf.len();
-    if decimal_into(&mut w.buf, num) {
-        w.raw("");
+    if w.decimal(num) {
         w.kv_opt("comparator", comparator);
         if let Some(u) = units {
             unit(w, u);
         }
         w.end(m);
     } else {
-        w.buf.truncate(before);
-        w.buf.truncate(mark);
-        w.end(m);
+        w.discard(m);
         cx.issue(IssueKind::BadNumber, at);
     }
 }

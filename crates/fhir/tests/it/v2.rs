@@ -369,3 +369,69 @@ fn ids_follow_the_documented_rules() {
     assert_eq!(ids(a, "Encounter"), ids(b, "Encounter"));
     assert_ne!(ids(a, "MessageHeader"), ids(b, "MessageHeader"));
 }
+
+/// Parses the Bundle and validates every entry against R4B.
+fn valid_bundle(bundle: &str) -> Value {
+    let value: Value = serde_json::from_str(bundle).expect("the Bundle is well-formed JSON");
+    caresync_fhir::validate(bundle).expect("the Bundle validates against R4B");
+    value
+}
+
+#[test]
+fn fields_left_out_leave_well_formed_valid_json() {
+    // Ethnicity without race (an empty first extension), a length of stay,
+    // dose, numeric and structured-numeric results that are not numbers:
+    // each is left out with an issue, and the JSON around it stays valid.
+    let adt = b"MSH|^~\\&|A|FAC|C|D|20240101120000+0100||ADT^A01^ADT_A01|X1|P|2.5.1\r\
+        PID|1||42^^^H^MR||Doe^Jane||19800101|F||||||||||||||H^Hispanic or Latino^CDCREC\r\
+        PV1|1|I\rPV2|||^Chest pain||||||||three\r";
+    let mapped = v2::map_bytes(adt).expect("maps");
+    let bundle = valid_bundle(&mapped.bundle);
+    let patient = resources(&bundle, "Patient")[0];
+    assert_eq!(patient["extension"].as_array().map(Vec::len), Some(1));
+    assert!(resources(&bundle, "Encounter")[0]["length"].is_null());
+    assert_eq!(
+        mapped.issues.iter().map(|i| i.kind).collect::<Vec<_>>(),
+        [IssueKind::BadNumber]
+    );
+    assert_eq!(mapped.issues[0].location.to_string(), "PV2-11");
+
+    let oru = b"MSH|^~\\&|LAB|FAC|C|D|20240101120000+0100||ORU^R01^ORU_R01|X2|P|2.5.1\r\
+        PID|1||42^^^H^MR||Doe^Jane\rOBR|1||F1|24331-1^Lipid panel^LN\r\
+        OBX|1|NM|2093-3^Cholesterol^LN||high|mg/dL\r\
+        OBX|2|SN|2571-8^Triglyceride^LN||^abc^:^def\r\
+        OBX|3|NM|2085-9^HDL^LN||45|mg/dL\r";
+    let mapped = v2::map_bytes(oru).expect("maps");
+    let bundle = valid_bundle(&mapped.bundle);
+    let observations = resources(&bundle, "Observation");
+    assert_eq!(observations.len(), 3, "every OBX is an Observation");
+    assert!(observations[0]["valueQuantity"].is_null());
+    assert!(observations[1]["valueRatio"].is_null());
+    assert_eq!(observations[2]["valueQuantity"]["value"], 45);
+    assert_eq!(
+        mapped
+            .issues
+            .iter()
+            .filter(|i| i.kind == IssueKind::BadNumber)
+            .count(),
+        3
+    );
+
+    let vxu = b"MSH|^~\\&|IIS|FAC|C|D|20240101120000+0100||VXU^V04^VXU_V04|X3|P|2.5.1\r\
+        PID|1||42^^^H^MR||Doe^Jane\r\
+        RXA|0|1|20240101||08^HepB^CVX|half|mL\r";
+    let mapped = v2::map_bytes(vxu).expect("maps");
+    let bundle = valid_bundle(&mapped.bundle);
+    assert!(resources(&bundle, "Immunization")[0]["doseQuantity"].is_null());
+    assert_eq!(mapped.issues[0].location.to_string(), "RXA-6");
+}
+
+#[test]
+fn the_benchmark_message_maps_to_valid_fhir() {
+    let input = fs::read(root("../../benches/parsers/data/adt_a01_2kb.hl7")).expect("fixture");
+    let mapped = v2::map_bytes(&input).expect("maps");
+    let bundle = valid_bundle(&mapped.bundle);
+    let patient = resources(&bundle, "Patient")[0];
+    assert_eq!(patient["extension"].as_array().map(Vec::len), Some(1));
+    assert_eq!(patient["birthDate"], "1982-03-17");
+}
