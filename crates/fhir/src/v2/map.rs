@@ -1,6 +1,8 @@
 //! The segment maps: walks a message's segments in order and writes one
 //! Bundle entry per resource.
 
+use std::borrow::Cow;
+
 use caresync_hl7v2::{KnownType, Message, Segment, Value};
 
 use super::dt::{self, Cx, part, pt, text};
@@ -819,21 +821,38 @@ impl<'m> Ctx<'m> {
         });
     }
 
-    fn condition(&mut self, seg: &Segment<'m>, p: Pat, enc: Option<(Id, Option<Value<'m>>)>) {
+    /// DG1 and PR1 share their start: code (field 3) or description (field
+    /// 4), one of which is required, and an id from the patient, the visit,
+    /// the code and the time (field 5).
+    fn coded_event(
+        &mut self,
+        seg: &Segment<'m>,
+        segment: &'static str,
+        resource: &'static str,
+        p: Pat,
+        enc: Option<(Id, Option<Value<'m>>)>,
+    ) -> Option<(Id, Option<Value<'m>>, Option<Cow<'m, str>>)> {
         let code = f(seg, 3);
         let desc = text(f(seg, 4));
         if code.is_none() && desc.is_none() {
             self.cx
-                .issue(IssueKind::MissingRequired, loc(seg, "DG1", 3));
-            return;
+                .issue(IssueKind::MissingRequired, loc(seg, segment, 3));
+            return None;
         }
         let id = p
             .key
-            .part(b"Condition")
+            .part(resource.as_bytes())
             .part(raw(enc.and_then(|e| e.1)))
             .part(raw(code))
             .part(raw(f(seg, 5)))
             .id();
+        Some((id, code, desc))
+    }
+
+    fn condition(&mut self, seg: &Segment<'m>, p: Pat, enc: Option<(Id, Option<Value<'m>>)>) {
+        let Some((id, code, desc)) = self.coded_event(seg, "DG1", "Condition", p, enc) else {
+            return;
+        };
         let seg = *seg;
         self.entry("Condition", id, |c| {
             let w = &mut c.w;
@@ -861,20 +880,9 @@ impl<'m> Ctx<'m> {
     }
 
     fn procedure(&mut self, seg: &Segment<'m>, p: Pat, enc: Option<(Id, Option<Value<'m>>)>) {
-        let code = f(seg, 3);
-        let desc = text(f(seg, 4));
-        if code.is_none() && desc.is_none() {
-            self.cx
-                .issue(IssueKind::MissingRequired, loc(seg, "PR1", 3));
+        let Some((id, code, desc)) = self.coded_event(seg, "PR1", "Procedure", p, enc) else {
             return;
-        }
-        let id = p
-            .key
-            .part(b"Procedure")
-            .part(raw(enc.and_then(|e| e.1)))
-            .part(raw(code))
-            .part(raw(f(seg, 5)))
-            .id();
+        };
         let mut performers = Vec::new();
         for n in [11, 12] {
             for r in reps(seg, n) {
