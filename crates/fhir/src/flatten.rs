@@ -455,7 +455,7 @@ fn json_error<'a, T: Deserialize<'a>>(
     let mut de = serde_json::Deserializer::from_str(json);
     let path = match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(_) => "$".to_owned(),
-        Err(e) => json_path(e.path()),
+        Err(e) => crate::json_path::safe_path(e.path(), "$"),
     };
     match e.classify() {
         serde_json::error::Category::Data => FlattenError::WrongJsonType { row, path },
@@ -483,32 +483,6 @@ fn not_an_object(row: u64, json: &str) -> FlattenError {
             column: e.column(),
         },
     }
-}
-
-/// `$.a[0].b`; keys that are not plain names are written `?` so that input
-/// text never reaches a message.
-fn json_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::from("$");
-    for seg in path {
-        match seg {
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Map { key }
-                if !key.is_empty()
-                    && key.len() <= 64
-                    && key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') =>
-            {
-                out.push('.');
-                out.push_str(key);
-            }
-            Segment::Map { .. } | Segment::Enum { .. } | Segment::Unknown => out.push_str(".?"),
-        }
-    }
-    // A trailing unknown segment is the key that was about to be read.
-    while let Some(parent) = out.strip_suffix(".?") {
-        out.truncate(parent.len());
-    }
-    out
 }
 
 /// The result of [`flatten_ndjson`].

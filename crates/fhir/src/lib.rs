@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 pub mod flatten;
+mod json_path;
 pub mod read;
 pub mod v2;
 

@@ -166,7 +166,7 @@ struct RequestWire<'a> {
 fn parse_entry(json: &str, at: Source) -> Result<Option<(&str, BundleEntry)>, ReadError> {
     let mut de = serde_json::Deserializer::from_str(json);
     let wire: EntryWire<'_> = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
+        let path = crate::json_path::safe_path(err.path(), "");
         ReadError::BadEntry {
             at,
             path: path.into(),

@@ -201,7 +201,7 @@ pub fn identify(json: &str, require_id: bool, at: Source) -> Result<Identity, Re
     let wire: IdentityWire<'_> = match serde_path_to_error::deserialize(&mut de) {
         Ok(wire) => wire,
         Err(err) => {
-            let path = err.path().to_string();
+            let path = crate::json_path::safe_path(err.path(), "");
             let inner = err.into_inner();
             if inner.classify() == serde_json::error::Category::Data && path == "." {
                 return Err(ReadError::MissingResourceType { at });

@@ -45,7 +45,7 @@ fn check<T: DeserializeOwned>(json: &str, at: Source) -> Result<(), ReadError> {
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(_) => Ok(()),
         Err(err) => {
-            let path = err.path().to_string();
+            let path = crate::json_path::safe_path(err.path(), "");
             Err(from_json(at, &path, &err.into_inner()))
         }
     }
