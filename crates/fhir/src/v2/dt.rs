@@ -212,8 +212,12 @@ pub(crate) fn system_uri(name: &str) -> Option<SystemUri<'_>> {
         "NCIT" => "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
         "CDCREC" => "urn:oid:2.16.840.1.113883.6.238",
         _ => {
-            let lower = name.len() == 7 && name[..3].eq_ignore_ascii_case("HL7");
-            if lower && name.as_bytes()[3..].iter().all(u8::is_ascii_digit) {
+            let b = name.as_bytes();
+            // Bytes, not `str` slices: the name may hold any UTF-8.
+            if b.len() == 7
+                && b[..3].eq_ignore_ascii_case(b"HL7")
+                && b[3..].iter().all(u8::is_ascii_digit)
+            {
                 return Some(SystemUri::Table(&name[3..]));
             }
             return None;

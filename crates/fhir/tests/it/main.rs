@@ -1,4 +1,5 @@
 //! Integration tests of caresync-fhir.
 mod flatten;
+mod mutations;
 mod read;
 mod v2;

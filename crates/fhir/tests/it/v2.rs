@@ -435,3 +435,21 @@ fn the_benchmark_message_maps_to_valid_fhir() {
     assert_eq!(patient["extension"].as_array().map(Vec::len), Some(1));
     assert_eq!(patient["birthDate"], "1982-03-17");
 }
+
+#[test]
+fn a_coding_system_name_with_multibyte_text_is_not_a_table() {
+    // Seven bytes whose third starts a three-byte character: once a panic.
+    let input = "MSH|^~\\&|LAB|FAC|C|D|20240101120000+0100||ORU^R01^ORU_R01|X1|P|2.5.1\r\
+        PID|1||42^^^H^MR||Doe^Jane\rOBR|1||F1|24331-1^Lipid panel^LN\r\
+        OBX|1|CWE|2093-3^Cholesterol^AB\u{20ac}CD||POS^Positive^AB\u{20ac}CD\r";
+    let mapped = v2::map_bytes(input.as_bytes()).expect("maps");
+    let bundle = valid_bundle(&mapped.bundle);
+    let obs = resources(&bundle, "Observation")[0];
+    assert_eq!(obs["code"]["coding"][0]["code"], "2093-3");
+    assert!(
+        !obs["code"]["coding"][0]["system"]
+            .as_str()
+            .is_some_and(|s| s.contains("v2-")),
+        "not read as an HL7 table"
+    );
+}
