@@ -28,6 +28,54 @@ pub(crate) fn pt<'m>(v: Value<'m>, n: usize) -> Option<Cow<'m, str>> {
     part(v, n).and_then(|p| p.text())
 }
 
+/// How many parts [`Split`] keeps; later ones are found by scanning.
+const SPLIT_MAX: usize = 24;
+
+/// A composite value split once, so that reading many of its parts does
+/// not scan it again for each: `get(n)` and `text(n)` are [`part`] and
+/// [`pt`] of the value.
+#[derive(Clone, Copy)]
+pub(crate) struct Split<'m> {
+    value: Value<'m>,
+    parts: [Option<Value<'m>>; SPLIT_MAX],
+}
+
+impl<'m> Split<'m> {
+    pub(crate) fn new(value: Value<'m>) -> Self {
+        let mut parts = [None; SPLIT_MAX];
+        match value.level() {
+            Level::Field | Level::Repetition => {
+                for (slot, p) in parts.iter_mut().zip(value.components()) {
+                    *slot = Some(p);
+                }
+            }
+            Level::Component => {
+                for (slot, p) in parts.iter_mut().zip(value.subcomponents()) {
+                    *slot = Some(p);
+                }
+            }
+            Level::Subcomponent => parts[0] = Some(value),
+        }
+        Split { value, parts }
+    }
+
+    /// Part `n` (1-based).
+    #[inline]
+    pub(crate) fn get(&self, n: usize) -> Option<Value<'m>> {
+        match n.checked_sub(1) {
+            Some(i) if i < SPLIT_MAX => self.parts[i],
+            Some(_) => part(self.value, n),
+            None => None,
+        }
+    }
+
+    /// The decoded text of part `n`, if not empty.
+    #[inline]
+    pub(crate) fn text(&self, n: usize) -> Option<Cow<'m, str>> {
+        self.get(n).and_then(|p| p.text())
+    }
+}
+
 /// The decoded text of a value that is not empty.
 #[inline]
 pub(crate) fn text<'m>(v: Option<Value<'m>>) -> Option<Cow<'m, str>> {
@@ -292,17 +340,18 @@ pub(crate) fn cwe(
     if v.is_empty() || v.is_null() {
         return false;
     }
+    let s = Split::new(v);
     let m = w.begin(key, '{');
-    let code = pt(v, 1);
-    let display = pt(v, 2);
-    let alt = pt(v, 4);
+    let code = s.text(1);
+    let display = s.text(2);
+    let alt = s.text(4);
     let codings = w.arr("coding");
     if code.is_some() {
         coding(
             w,
             code.as_deref(),
             display.as_deref(),
-            pt(v, 3).as_deref(),
+            s.text(3).as_deref(),
             default_table,
         );
     }
@@ -310,13 +359,13 @@ pub(crate) fn cwe(
         coding(
             w,
             alt.as_deref(),
-            pt(v, 5).as_deref(),
-            pt(v, 6).as_deref(),
+            s.text(5).as_deref(),
+            s.text(6).as_deref(),
             default_table,
         );
     }
     w.end(codings);
-    match pt(v, 9) {
+    match s.text(9) {
         Some(t) => w.kv("text", &t),
         None if code.is_none() && alt.is_none() => w.kv_opt("text", display.as_deref()),
         None => {}
@@ -368,9 +417,10 @@ pub(crate) fn cx(
     default_type: Option<&str>,
     at: Location,
 ) -> bool {
-    let Some(value) = pt(v, 1) else { return false };
+    let s = Split::new(v);
+    let Some(value) = s.text(1) else { return false };
     let m = w.begin(key, '{');
-    let ty = pt(v, 5);
+    let ty = s.text(5);
     if let Some(t) = ty.as_deref().or(default_type) {
         let tm = w.obj("type");
         let a = w.arr("coding");
@@ -381,7 +431,7 @@ pub(crate) fn cx(
         w.end(a);
         w.end(tm);
     }
-    let auth = part(v, 4);
+    let auth = s.get(4);
     if let Some(auth) = auth
         && let Some((prefix, uid)) = hd_uri(auth)
     {
@@ -389,7 +439,7 @@ pub(crate) fn cx(
         w.str2(prefix, &uid);
     }
     w.kv("value", &value);
-    cxs.period(w, "period", (part(v, 7), at), (part(v, 8), at));
+    cxs.period(w, "period", (s.get(7), at), (s.get(8), at));
     if let Some(name) = auth.and_then(|a| pt(a, 1)) {
         let am = w.obj("assigner");
         w.kv("display", &name);
@@ -415,6 +465,7 @@ fn name_use(code: &str) -> Option<&'static str> {
 /// Writes a HumanName from an XPN value (or the name part of an XCN,
 /// whose components start at `base`: 1 for XPN, 2 for XCN).
 pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: Location) -> bool {
+    let s = Split::new(v);
     // XPN: 1 family (FN), 2 given, 3 further given, 4 suffix, 5 prefix,
     // 6 degree, 7 type, 10 validity (DR), 12/13 effective/expiration,
     // 14 professional suffix, 15 called by.
@@ -426,32 +477,32 @@ pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: L
         (1, 2, 3, 4, 5, 6, 7, 10, 12, 13, 14, 15)
     };
     let m = w.item();
-    if let Some(u) = pt(v, ty).as_deref().and_then(name_use) {
+    if let Some(u) = s.text(ty).as_deref().and_then(name_use) {
         w.kv("use", u);
     }
-    if let Some(fam) = part(v, f).and_then(|p| pt(p, 1)) {
+    if let Some(fam) = s.get(f).and_then(|p| pt(p, 1)) {
         w.kv("family", &fam);
     }
     let given = w.arr("given");
     for n in [g, mg] {
-        if let Some(t) = pt(v, n) {
+        if let Some(t) = s.text(n) {
             w.str(&t);
         }
     }
     if called > 0
-        && let Some(t) = pt(v, called)
+        && let Some(t) = s.text(called)
     {
         w.str(&t);
     }
     w.end(given);
     let pm = w.arr("prefix");
-    if let Some(t) = pt(v, pfx) {
+    if let Some(t) = s.text(pfx) {
         w.str(&t);
     }
     w.end(pm);
     let sm = w.arr("suffix");
     for n in [sfx, deg, prof] {
-        if let Some(t) = pt(v, n) {
+        if let Some(t) = s.text(n) {
             w.str(&t);
         }
     }
@@ -460,11 +511,13 @@ pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: L
         w.end(m);
         return false;
     }
-    let r = part(v, range);
-    let start = part(v, eff)
+    let r = s.get(range);
+    let start = s
+        .get(eff)
         .filter(|p| !p.is_empty())
         .or_else(|| r.and_then(|r| part(r, 1)));
-    let end = part(v, exp)
+    let end = s
+        .get(exp)
         .filter(|p| !p.is_empty())
         .or_else(|| r.and_then(|r| part(r, 2)));
     cxs.period(w, "period", (start, at), (end, at));
@@ -473,8 +526,9 @@ pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: L
 
 /// Writes an Address from an XAD value.
 pub(crate) fn address(cxs: &mut Cx, w: &mut W, v: Value<'_>, at: Location) -> bool {
+    let s = Split::new(v);
     let m = w.item();
-    let ty = pt(v, 7);
+    let ty = s.text(7);
     match ty.as_deref() {
         Some("H") => w.kv("use", "home"),
         Some("B") | Some("O") => w.kv("use", "work"),
@@ -485,7 +539,7 @@ pub(crate) fn address(cxs: &mut Cx, w: &mut W, v: Value<'_>, at: Location) -> bo
         _ => {}
     }
     let lines = w.arr("line");
-    if let Some(street) = part(v, 1) {
+    if let Some(street) = s.get(1) {
         // SAD: 1 street or mailing address, 2 street name, 3 dwelling number.
         for n in 1..=3 {
             if let Some(t) = pt(street, n) {
@@ -493,29 +547,31 @@ pub(crate) fn address(cxs: &mut Cx, w: &mut W, v: Value<'_>, at: Location) -> bo
             }
         }
     }
-    if let Some(t) = pt(v, 2) {
+    if let Some(t) = s.text(2) {
         w.str(&t);
     }
     w.end(lines);
-    w.kv_opt("city", pt(v, 3).as_deref());
-    if let Some(county) = part(v, 9) {
+    w.kv_opt("city", s.text(3).as_deref());
+    if let Some(county) = s.get(9) {
         w.kv_opt(
             "district",
             pt(county, 2).or_else(|| pt(county, 1)).as_deref(),
         );
     }
-    w.kv_opt("state", pt(v, 4).as_deref());
-    w.kv_opt("postalCode", pt(v, 5).as_deref());
-    w.kv_opt("country", pt(v, 6).as_deref());
+    w.kv_opt("state", s.text(4).as_deref());
+    w.kv_opt("postalCode", s.text(5).as_deref());
+    w.kv_opt("country", s.text(6).as_deref());
     if !w.wrote_since(m) {
         w.end(m);
         return false;
     }
-    let r = part(v, 12);
-    let start = part(v, 13)
+    let r = s.get(12);
+    let start = s
+        .get(13)
         .filter(|p| !p.is_empty())
         .or_else(|| r.and_then(|r| part(r, 1)));
-    let end = part(v, 14)
+    let end = s
+        .get(14)
         .filter(|p| !p.is_empty())
         .or_else(|| r.and_then(|r| part(r, 2)));
     cxs.period(w, "period", (start, at), (end, at));
@@ -531,21 +587,22 @@ pub(crate) fn contact_point(
     default_use: Option<&str>,
     at: Location,
 ) -> bool {
-    let equip = pt(v, 3);
-    let email = pt(v, 4);
+    let s = Split::new(v);
+    let equip = s.text(3);
+    let email = s.text(4);
     let system = match equip.as_deref() {
         Some("Internet") | Some("X.400") => "email",
         Some("FX") => "fax",
         Some("BP") => "pager",
         Some("PH") | Some("CP") | Some("SAT") => "phone",
         Some("MD") | Some("TDD") | Some("TTY") => "other",
-        _ if email.is_some() && pt(v, 7).is_none() => "email",
+        _ if email.is_some() && s.text(7).is_none() => "email",
         _ => "phone",
     };
     let has_value = if system == "email" {
-        email.is_some() || pt(v, 1).is_some()
+        email.is_some() || s.text(1).is_some()
     } else {
-        pt(v, 12).is_some() || pt(v, 7).is_some() || pt(v, 1).is_some()
+        s.text(12).is_some() || s.text(7).is_some() || s.text(1).is_some()
     };
     if !has_value {
         return false;
@@ -553,34 +610,34 @@ pub(crate) fn contact_point(
     let m = w.item();
     w.kv("system", system);
     if system == "email" {
-        if let Some(e) = email.as_deref().or(pt(v, 1).as_deref()) {
+        if let Some(e) = email.as_deref().or(s.text(1).as_deref()) {
             w.kv("value", e)
         }
-    } else if let Some(u) = pt(v, 12) {
+    } else if let Some(u) = s.text(12) {
         w.kv("value", &u);
-    } else if let Some(local) = pt(v, 7) {
+    } else if let Some(local) = s.text(7) {
         w.key("value");
         w.str_open();
-        if let Some(cc) = pt(v, 5) {
+        if let Some(cc) = s.text(5) {
             w.str_piece("+");
             w.str_piece(&cc);
             w.str_piece(" ");
         }
-        if let Some(area) = pt(v, 6) {
+        if let Some(area) = s.text(6) {
             w.str_piece("(");
             w.str_piece(&area);
             w.str_piece(") ");
         }
         w.str_piece(&local);
-        if let Some(ext) = pt(v, 8) {
+        if let Some(ext) = s.text(8) {
             w.str_piece(" X");
             w.str_piece(&ext);
         }
         w.str_close();
-    } else if let Some(t) = pt(v, 1) {
+    } else if let Some(t) = s.text(1) {
         w.kv("value", &t);
     }
-    let code = pt(v, 2);
+    let code = s.text(2);
     let use_ = match code.as_deref() {
         Some("PRN") | Some("ORN") | Some("VHN") => Some("home"),
         Some("WPN") => Some("work"),
@@ -596,13 +653,14 @@ pub(crate) fn contact_point(
     if let Some(u) = use_ {
         w.kv("use", u);
     }
-    if let Some(rank) = pt(v, 18)
+    if let Some(rank) = s
+        .text(18)
         .and_then(|r| r.trim().parse::<u32>().ok())
         .filter(|r| *r > 0)
     {
         w.key("rank");
         w.uint(u64::from(rank));
     }
-    cxs.period(w, "period", (part(v, 13), at), (part(v, 14), at));
+    cxs.period(w, "period", (s.get(13), at), (s.get(14), at));
     w.end(m)
 }
