@@ -54,6 +54,26 @@ fn reps<'m>(seg: &Segment<'m>, n: usize) -> impl Iterator<Item = Value<'m>> {
         .filter(|r| !r.is_empty() && !r.is_null())
 }
 
+/// `code` (from the CWE, or its text alone), `subject` and `encounter` of a
+/// Condition or Procedure.
+fn code_subject_encounter(
+    w: &mut W,
+    code: Option<Value<'_>>,
+    desc: Option<&str>,
+    patient: Id,
+    encounter: Option<Id>,
+) {
+    if !dt::cwe(w, Some("code"), code, None) {
+        let m = w.obj("code");
+        w.kv_opt("text", desc);
+        w.end(m);
+    }
+    reference(w, Some("subject"), patient);
+    if let Some(e) = encounter {
+        reference(w, Some("encounter"), e);
+    }
+}
+
 fn reference(w: &mut W, key: Option<&str>, id: Id) {
     let m = w.begin(key, '{');
     w.key("reference");
@@ -865,15 +885,7 @@ impl<'m> Ctx<'m> {
                 Some("Encounter Diagnosis"),
             );
             w.end(cat);
-            if !dt::cwe(w, Some("code"), code, None) {
-                let m = w.obj("code");
-                w.kv_opt("text", desc.as_deref());
-                w.end(m);
-            }
-            reference(w, Some("subject"), p.id);
-            if let Some((e, _)) = enc {
-                reference(w, Some("encounter"), e);
-            }
+            code_subject_encounter(w, code, desc.as_deref(), p.id, enc.map(|e| e.0));
             c.cx.datetime(w, "onsetDateTime", f(&seg, 5), loc(&seg, "DG1", 5));
             c.cx.datetime(w, "recordedDate", f(&seg, 19), loc(&seg, "DG1", 19));
         });
@@ -895,15 +907,7 @@ impl<'m> Ctx<'m> {
         self.entry("Procedure", id, |c| {
             let w = &mut c.w;
             w.kv("status", "completed");
-            if !dt::cwe(w, Some("code"), code, None) {
-                let m = w.obj("code");
-                w.kv_opt("text", desc.as_deref());
-                w.end(m);
-            }
-            reference(w, Some("subject"), p.id);
-            if let Some((e, _)) = enc {
-                reference(w, Some("encounter"), e);
-            }
+            code_subject_encounter(w, code, desc.as_deref(), p.id, enc.map(|e| e.0));
             c.cx.datetime(w, "performedDateTime", f(&seg, 5), loc(&seg, "PR1", 5));
             let a = w.arr("performer");
             for pid in performers {
