@@ -67,7 +67,6 @@
 mod columns;
 mod json;
 mod tables;
-mod time;
 
 use std::fmt;
 use std::sync::Arc;

@@ -33,9 +33,11 @@
 pub mod flatten;
 mod json_path;
 pub mod read;
+mod time;
 pub mod v2;
 
+#[cfg(feature = "validate")]
+pub use read::validate;
 pub use read::{
-    Identity, NdjsonReader, RawResource, ReadError, ReadOptions, detect, read_bundle,
-    read_resource, validate,
+    Identity, NdjsonReader, RawResource, ReadError, ReadOptions, detect, read_bundle, read_resource,
 };

@@ -47,9 +47,14 @@
 //!
 //! # Validation
 //!
-//! Reading checks JSON syntax and identity only. [`validate`] (or
-//! [`RawResource::validate`]) deserializes a resource into fhir-sdk's R4B
-//! model and reports the JSON path of the first violation.
+//! Reading checks JSON syntax and identity only. `validate` (or
+//! `RawResource::validate`) deserializes a resource into fhir-sdk's R4B
+//! model and reports the JSON path of the first violation. Both come with
+//! the `validate` feature, on by default: it is the only part of the crate
+//! that needs fhir-sdk, and its typed model dominates build time (a release
+//! build of this crate takes minutes without it, over twenty with it), so
+//! benchmarks and fuzz targets of reading, flattening and mapping leave it
+//! out.
 
 mod bundle;
 mod detect;
@@ -67,7 +72,9 @@ pub use detect::{Format, detect};
 pub use error::{CODES, JsonFailure, ReadError, Source, codes};
 pub use identity::{Identity, Instant, identify};
 pub use ndjson::NdjsonReader;
-pub use validate::{is_r4b_resource_type, validate};
+pub use validate::is_r4b_resource_type;
+#[cfg(feature = "validate")]
+pub use validate::validate;
 
 /// What the readers check and how much they hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +189,7 @@ impl RawResource {
 
     /// Validates the resource against the R4B model; paths of errors in a
     /// Bundle entry start with `entry[i].resource`.
+    #[cfg(feature = "validate")]
     pub fn validate(&self) -> Result<(), ReadError> {
         validate::validate_at(&self.json, self.source)
     }

@@ -50,7 +50,12 @@ impl Charset {
                 Ok(s) if s.is_ascii() => Cow::Borrowed(s),
                 _ => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
             },
-            Charset::Ascii | Charset::Utf8 | Charset::Other => String::from_utf8_lossy(bytes),
+            // Validation has an ASCII fast path that the lossy decoder lacks;
+            // almost every value is valid, so try it first.
+            Charset::Ascii | Charset::Utf8 | Charset::Other => match std::str::from_utf8(bytes) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(bytes),
+            },
         }
     }
 

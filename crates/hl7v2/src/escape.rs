@@ -9,7 +9,7 @@ pub(crate) fn decode<'r>(raw: &'r [u8], d: &Delimiters) -> Cow<'r, [u8]> {
     let Some(e) = d.escape else {
         return Cow::Borrowed(raw);
     };
-    let Some(first) = raw.iter().position(|&b| b == e) else {
+    let Some(first) = crate::value::find_byte(e, raw) else {
         return Cow::Borrowed(raw);
     };
     let mut out = Vec::with_capacity(raw.len());
@@ -17,15 +17,12 @@ pub(crate) fn decode<'r>(raw: &'r [u8], d: &Delimiters) -> Cow<'r, [u8]> {
     let mut i = first;
     while i < raw.len() {
         if raw[i] != e {
-            let next = raw[i..]
-                .iter()
-                .position(|&b| b == e)
-                .map_or(raw.len(), |p| i + p);
+            let next = crate::value::find_byte(e, &raw[i..]).map_or(raw.len(), |p| i + p);
             out.extend_from_slice(&raw[i..next]);
             i = next;
             continue;
         }
-        let Some(len) = raw[i + 1..].iter().position(|&b| b == e) else {
+        let Some(len) = crate::value::find_byte(e, &raw[i + 1..]) else {
             // Unterminated: keep the rest as written.
             out.extend_from_slice(&raw[i..]);
             break;

@@ -46,7 +46,7 @@ pub(crate) struct SegIdx {
 pub struct Message<'a> {
     input: &'a [u8],
     base: u64,
-    ctx: Ctx,
+    ctx: Ctx<'a>,
     segs: Vec<SegIdx>,
     fields: Vec<u32>,
     issues: Vec<Issue>,
@@ -345,6 +345,8 @@ impl<'a> Message<'a> {
             ctx: Ctx {
                 delims,
                 charset: Charset::Utf8,
+                text: None,
+                base,
             },
             segs,
             fields,
@@ -422,6 +424,9 @@ impl<'a> Message<'a> {
             }
             (None, _) => charset,
         };
+        self.ctx.text = std::str::from_utf8(self.input)
+            .ok()
+            .filter(|t| self.ctx.charset != Charset::Latin1 || t.is_ascii());
     }
 
     /// The bytes this message was parsed from.
@@ -567,7 +572,7 @@ fn seg_issue(
 #[derive(Clone, Copy)]
 pub struct Segment<'m> {
     input: &'m [u8],
-    ctx: &'m Ctx,
+    ctx: &'m Ctx<'m>,
     fields: &'m [u32],
     start: u32,
     end: u32,

@@ -6,10 +6,27 @@ use crate::charset::Charset;
 use crate::delim::Delimiters;
 use crate::escape;
 
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Ctx {
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
     pub(crate) delims: Delimiters,
     pub(crate) charset: Charset,
+    /// The whole message as text, when its bytes are valid in its character
+    /// set and read the same as UTF-8: values are then sliced from it
+    /// instead of being validated one by one.
+    pub(crate) text: Option<&'a str>,
+    /// The offset of `text` in the input the message came from.
+    pub(crate) base: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// `raw` as text when it is the bytes of `text` at `offset`.
+    #[inline]
+    fn slice(&self, raw: &[u8], offset: u64) -> Option<&'a str> {
+        let start = usize::try_from(offset.checked_sub(self.base)?).ok()?;
+        let s = self.text?.get(start..start.checked_add(raw.len())?)?;
+        // Same address and length: the very bytes, whatever built `raw`.
+        std::ptr::eq(s.as_ptr(), raw.as_ptr()).then_some(s)
+    }
 }
 
 /// How deep a value sits in the field grammar.
@@ -40,7 +57,7 @@ pub enum Level {
 pub struct Value<'m> {
     raw: &'m [u8],
     offset: u64,
-    ctx: &'m Ctx,
+    ctx: &'m Ctx<'m>,
     level: Level,
 }
 
@@ -56,7 +73,7 @@ impl std::fmt::Debug for Value<'_> {
 }
 
 impl<'m> Value<'m> {
-    pub(crate) fn new(raw: &'m [u8], offset: u64, ctx: &'m Ctx, level: Level) -> Self {
+    pub(crate) fn new(raw: &'m [u8], offset: u64, ctx: &'m Ctx<'m>, level: Level) -> Self {
         Value {
             raw,
             offset,
@@ -98,7 +115,10 @@ impl<'m> Value<'m> {
     pub fn decode(&self) -> Cow<'m, str> {
         let bytes = escape::decode(self.raw, &self.ctx.delims);
         match bytes {
-            Cow::Borrowed(b) => self.ctx.charset.decode(b),
+            Cow::Borrowed(b) => match self.ctx.slice(b, self.offset) {
+                Some(s) => Cow::Borrowed(s),
+                None => self.ctx.charset.decode(b),
+            },
             Cow::Owned(b) => Cow::Owned(self.ctx.charset.decode(&b).into_owned()),
         }
     }
@@ -187,7 +207,7 @@ impl<'m> Value<'m> {
 pub struct Parts<'m> {
     rest: &'m [u8],
     offset: u64,
-    ctx: &'m Ctx,
+    ctx: &'m Ctx<'m>,
     sep: Option<u8>,
     level: Level,
     state: PartsState,
@@ -222,7 +242,7 @@ impl<'m> Parts<'m> {
         }
     }
 
-    fn empty(ctx: &'m Ctx) -> Self {
+    fn empty(ctx: &'m Ctx<'m>) -> Self {
         Parts {
             rest: &[],
             offset: 0,
@@ -251,7 +271,7 @@ impl<'m> Iterator for Parts<'m> {
             _ => {}
         }
         let rest = self.rest;
-        let found = self.sep.and_then(|s| memchr::memchr(s, rest));
+        let found = self.sep.and_then(|s| find_byte(s, rest));
         let part = match found {
             Some(at) => {
                 self.rest = &rest[at + 1..];
@@ -267,4 +287,17 @@ impl<'m> Iterator for Parts<'m> {
         self.offset += part.len() as u64 + 1;
         Some(v)
     }
+}
+
+/// The index of the first `needle` in `hay`. Most parts are a few bytes
+/// long, so the first sixteen are looked at directly; `memchr` pays for
+/// its setup only on longer text.
+#[inline]
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const HEAD: usize = 16;
+    let head = hay.len().min(HEAD);
+    if let Some(p) = hay[..head].iter().position(|&b| b == needle) {
+        return Some(p);
+    }
+    memchr::memchr(needle, &hay[head..]).map(|p| p + head)
 }

@@ -6,7 +6,7 @@
 
 use super::columns::{Cell, ColumnSpec, ComponentCell, Kind};
 use super::json::{self, Base, CodeableConcept, Coding, Period, Reference, Str, s};
-use super::time::{parse_date, parse_date_time};
+use crate::time::{parse_date, parse_date_time};
 
 /// A value that parsed as JSON but is not a valid FHIR primitive.
 #[derive(Debug)]

@@ -2,7 +2,6 @@
 //! the merge engine's key and version derived from them.
 
 use std::borrow::Cow;
-use std::str::FromStr;
 
 use caresync_core::{EventTime, RecordKey, Tiebreaker, Version};
 use serde::Deserialize;
@@ -31,15 +30,10 @@ impl Instant {
     /// and a mandatory zone (`Z` or `±hh:mm`). Digits beyond the microsecond
     /// are truncated toward the past. `None` when the text is not an instant.
     pub fn parse(text: &str) -> Option<Instant> {
-        // FHIR writes the separator and `Z` in upper case only.
-        if text.len() < 20 || text.as_bytes().get(10) != Some(&b'T') || text.contains('z') {
-            return None;
-        }
-        let parsed = fhir_sdk::Instant::from_str(text).ok()?.0;
-        let micros = parsed.unix_timestamp_nanos().div_euclid(1_000);
+        let (micros, offset_seconds) = crate::time::parse_instant(text)?;
         Some(Instant {
-            time: EventTime::from_unix_micros(i64::try_from(micros).ok()?),
-            offset_seconds: parsed.offset().whole_seconds(),
+            time: EventTime::from_unix_micros(micros),
+            offset_seconds,
         })
     }
 

@@ -1,9 +1,14 @@
-//! Validation against fhir-sdk's R4B model.
+//! Validation against fhir-sdk's R4B model (the `validate` feature), and the
+//! list of R4B resource types (always).
 
+#[cfg(feature = "validate")]
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "validate")]
 use super::error::from_json;
+#[cfg(feature = "validate")]
 use super::identity::identify;
+#[cfg(feature = "validate")]
 use super::{ReadError, Source};
 
 /// Validates one resource against the FHIR R4B model of fhir-sdk.
@@ -31,15 +36,18 @@ use super::{ReadError, Source};
 /// assert_eq!(err.path(), Some("name"));
 /// assert!(validate(r#"{"resourceType":"Patient","name":[{"family":"X"}]}"#).is_ok());
 /// ```
+#[cfg(feature = "validate")]
 pub fn validate(json: &str) -> Result<(), ReadError> {
     validate_at(json, Source::WHOLE)
 }
 
+#[cfg(feature = "validate")]
 pub(crate) fn validate_at(json: &str, at: Source) -> Result<(), ReadError> {
     let identity = identify(json, false, at)?;
     dispatch(identity.resource_type(), json, at)
 }
 
+#[cfg(feature = "validate")]
 fn check<T: DeserializeOwned>(json: &str, at: Source) -> Result<(), ReadError> {
     let mut de = serde_json::Deserializer::from_str(json);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
@@ -58,6 +66,7 @@ macro_rules! resource_types {
             matches!(name, $(stringify!($name))|*)
         }
 
+        #[cfg(feature = "validate")]
         fn dispatch(resource_type: &str, json: &str, at: Source) -> Result<(), ReadError> {
             use fhir_sdk::r4b::resources as r;
             match resource_type {

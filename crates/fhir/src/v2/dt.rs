@@ -28,21 +28,19 @@ pub(crate) fn pt<'m>(v: Value<'m>, n: usize) -> Option<Cow<'m, str>> {
     part(v, n).and_then(|p| p.text())
 }
 
-/// How many parts [`Split`] keeps; later ones are found by scanning.
-const SPLIT_MAX: usize = 24;
-
 /// A composite value split once, so that reading many of its parts does
 /// not scan it again for each: `get(n)` and `text(n)` are [`part`] and
-/// [`pt`] of the value.
+/// [`pt`] of the value. The first `N` parts are kept (as many as the
+/// datatype has that the mapping reads); later ones are found by scanning.
 #[derive(Clone, Copy)]
-pub(crate) struct Split<'m> {
+pub(crate) struct Split<'m, const N: usize> {
     value: Value<'m>,
-    parts: [Option<Value<'m>>; SPLIT_MAX],
+    parts: [Option<Value<'m>>; N],
 }
 
-impl<'m> Split<'m> {
+impl<'m, const N: usize> Split<'m, N> {
     pub(crate) fn new(value: Value<'m>) -> Self {
-        let mut parts = [None; SPLIT_MAX];
+        let mut parts = [None; N];
         match value.level() {
             Level::Field | Level::Repetition => {
                 for (slot, p) in parts.iter_mut().zip(value.components()) {
@@ -54,7 +52,11 @@ impl<'m> Split<'m> {
                     *slot = Some(p);
                 }
             }
-            Level::Subcomponent => parts[0] = Some(value),
+            Level::Subcomponent => {
+                if let Some(first) = parts.first_mut() {
+                    *first = Some(value);
+                }
+            }
         }
         Split { value, parts }
     }
@@ -63,7 +65,7 @@ impl<'m> Split<'m> {
     #[inline]
     pub(crate) fn get(&self, n: usize) -> Option<Value<'m>> {
         match n.checked_sub(1) {
-            Some(i) if i < SPLIT_MAX => self.parts[i],
+            Some(i) if i < N => self.parts[i],
             Some(_) => part(self.value, n),
             None => None,
         }
@@ -287,7 +289,7 @@ impl SystemUri<'_> {
     pub(crate) fn write(self, w: &mut W) {
         w.key("system");
         match self {
-            SystemUri::Fixed(s) => w.str(s),
+            SystemUri::Fixed(s) => w.str_lit(s),
             SystemUri::Table(t) => w.str2(V2_CS, t),
         }
     }
@@ -340,7 +342,7 @@ pub(crate) fn cwe(
     if v.is_empty() || v.is_null() {
         return false;
     }
-    let s = Split::new(v);
+    let s = Split::<9>::new(v);
     let m = w.begin(key, '{');
     let code = s.text(1);
     let display = s.text(2);
@@ -377,14 +379,14 @@ pub(crate) fn cwe(
 pub(crate) fn concept(
     w: &mut W,
     key: Option<&str>,
-    system: &str,
+    system: &'static str,
     code: &str,
     display: Option<&str>,
 ) {
     let m = w.begin(key, '{');
     let a = w.arr("coding");
     let c = w.item();
-    w.kv("system", system);
+    w.kv_lit("system", system);
     w.kv("code", code);
     w.kv_opt("display", display);
     w.end(c);
@@ -417,7 +419,7 @@ pub(crate) fn cx(
     default_type: Option<&str>,
     at: Location,
 ) -> bool {
-    let s = Split::new(v);
+    let s = Split::<8>::new(v);
     let Some(value) = s.text(1) else { return false };
     let m = w.begin(key, '{');
     let ty = s.text(5);
@@ -465,7 +467,7 @@ fn name_use(code: &str) -> Option<&'static str> {
 /// Writes a HumanName from an XPN value (or the name part of an XCN,
 /// whose components start at `base`: 1 for XPN, 2 for XCN).
 pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: Location) -> bool {
-    let s = Split::new(v);
+    let s = Split::<21>::new(v);
     // XPN: 1 family (FN), 2 given, 3 further given, 4 suffix, 5 prefix,
     // 6 degree, 7 type, 10 validity (DR), 12/13 effective/expiration,
     // 14 professional suffix, 15 called by.
@@ -526,16 +528,16 @@ pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: L
 
 /// Writes an Address from an XAD value.
 pub(crate) fn address(cxs: &mut Cx, w: &mut W, v: Value<'_>, at: Location) -> bool {
-    let s = Split::new(v);
+    let s = Split::<14>::new(v);
     let m = w.item();
     let ty = s.text(7);
     match ty.as_deref() {
-        Some("H") => w.kv("use", "home"),
-        Some("B") | Some("O") => w.kv("use", "work"),
-        Some("C") => w.kv("use", "temp"),
-        Some("BA") => w.kv("use", "old"),
-        Some("M") => w.kv("type", "postal"),
-        Some("SH") => w.kv("type", "physical"),
+        Some("H") => w.kv_lit("use", "home"),
+        Some("B") | Some("O") => w.kv_lit("use", "work"),
+        Some("C") => w.kv_lit("use", "temp"),
+        Some("BA") => w.kv_lit("use", "old"),
+        Some("M") => w.kv_lit("type", "postal"),
+        Some("SH") => w.kv_lit("type", "physical"),
         _ => {}
     }
     let lines = w.arr("line");
@@ -587,7 +589,7 @@ pub(crate) fn contact_point(
     default_use: Option<&str>,
     at: Location,
 ) -> bool {
-    let s = Split::new(v);
+    let s = Split::<18>::new(v);
     let equip = s.text(3);
     let email = s.text(4);
     let system = match equip.as_deref() {

@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+use super::id::Id;
+
 /// Where an object or array started, to roll it back when it stays empty.
 #[derive(Clone, Copy)]
 pub(crate) struct Mark {
@@ -138,6 +140,48 @@ impl W {
         self.comma = true;
     }
 
+    /// A string value that needs no escaping (a literal of this crate).
+    #[inline]
+    pub(crate) fn str_lit(&mut self, s: &'static str) {
+        debug_assert!(
+            first_to_escape(s.as_bytes()).is_none(),
+            "{s:?} needs escaping"
+        );
+        self.sep();
+        self.buf.push('"');
+        self.buf.push_str(s);
+        self.buf.push('"');
+        self.comma = true;
+    }
+
+    /// `"key":"value"` for a literal value (see [`W::str_lit`]).
+    #[inline]
+    pub(crate) fn kv_lit(&mut self, k: &str, v: &'static str) {
+        self.key(k);
+        self.str_lit(v);
+    }
+
+    /// A `urn:uuid:` reference to a resource id (hex digits and dashes,
+    /// nothing to escape).
+    #[inline]
+    pub(crate) fn urn(&mut self, id: &Id) {
+        self.sep();
+        self.buf.push_str("\"urn:uuid:");
+        self.buf.push_str(id.as_str());
+        self.buf.push('"');
+        self.comma = true;
+    }
+
+    /// `"key":"<id>"`.
+    #[inline]
+    pub(crate) fn kv_id(&mut self, k: &str, id: &Id) {
+        self.key(k);
+        self.buf.push('"');
+        self.buf.push_str(id.as_str());
+        self.buf.push('"');
+        self.comma = true;
+    }
+
     /// A string value made of two pieces (a prefix and a value).
     pub(crate) fn str2(&mut self, a: &str, b: &str) {
         self.sep();
@@ -215,18 +259,13 @@ impl W {
 /// Appends `s` escaped for a JSON string.
 pub(crate) fn escape_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
+    // Most values need no escaping: find the first byte that does, if any.
+    let Some(first) = first_to_escape(bytes) else {
+        out.push_str(s);
+        return;
+    };
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Eight bytes at a time while none needs escaping (most text).
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-            if !needs_escape(word) {
-                i += 8;
-                continue;
-            }
-        }
-        let b = bytes[i];
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -234,10 +273,7 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
             b'\r' => "\\r",
             b'\t' => "\\t",
             0..=0x1f => "",
-            _ => {
-                i += 1;
-                continue;
-            }
+            _ => continue,
         };
         out.push_str(&s[start..i]);
         if esc.is_empty() {
@@ -245,10 +281,27 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
         } else {
             out.push_str(esc);
         }
-        i += 1;
-        start = i;
+        start = i + 1;
     }
     out.push_str(&s[start..]);
+}
+
+/// The index of the first byte of `bytes` that JSON escapes.
+#[inline]
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in words.by_ref() {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        if needs_escape(word) {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|p| at + p)
 }
 
 /// Whether any of the eight bytes of `word` is a control character, `"` or

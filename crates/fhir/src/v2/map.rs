@@ -77,7 +77,7 @@ fn code_subject_encounter(
 fn reference(w: &mut W, key: Option<&str>, id: Id) {
     let m = w.begin(key, '{');
     w.key("reference");
-    w.str2("urn:uuid:", id.as_str());
+    w.urn(&id);
     w.end(m);
 }
 
@@ -114,7 +114,8 @@ pub(crate) fn map(msg: &Message<'_>) -> Result<Mapped, Error> {
     let mut c = Ctx {
         msg,
         cx,
-        w: W::with_capacity(msg.as_bytes().len() * 4 + 1024),
+        // Bundles run to about six times the message: one allocation.
+        w: W::with_capacity(msg.as_bytes().len() * 8 + 4096),
         trigger,
         facility: raw(msh.field(4)),
         msg_key,
@@ -224,10 +225,10 @@ impl<'m> Ctx<'m> {
         }
         let e = self.w.item();
         self.w.key("fullUrl");
-        self.w.str2("urn:uuid:", id.as_str());
+        self.w.urn(&id);
         let r = self.w.obj("resource");
-        self.w.kv("resourceType", ty);
-        self.w.kv("id", id.as_str());
+        self.w.kv_lit("resourceType", ty);
+        self.w.kv_id("id", &id);
         body(self);
         self.w.end(r);
         self.w.end(e);
@@ -281,7 +282,7 @@ impl<'m> Ctx<'m> {
                         };
                         c.w.kv_opt("name", name.as_deref());
                         c.w.kv_opt("description", pt(pl, 9).as_deref());
-                        c.w.kv("mode", "instance");
+                        c.w.kv_lit("mode", "instance");
                         if let Some((code, display)) = kind {
                             dt::concept(
                                 &mut c.w,
@@ -360,7 +361,7 @@ impl<'m> Ctx<'m> {
                 let l = c.w.arr("link");
                 let m = c.w.item();
                 reference(&mut c.w, Some("other"), old_id);
-                c.w.kv("type", "replaces");
+                c.w.kv_lit("type", "replaces");
                 c.w.end(m);
                 c.w.end(l);
             }
@@ -377,7 +378,7 @@ impl<'m> Ctx<'m> {
                 let l = c.w.arr("link");
                 let lm = c.w.item();
                 reference(&mut c.w, Some("other"), id);
-                c.w.kv("type", "replaced-by");
+                c.w.kv_lit("type", "replaced-by");
                 c.w.end(lm);
                 c.w.end(l);
             });
@@ -408,9 +409,9 @@ impl<'m> Ctx<'m> {
             for r in reps(seg, field) {
                 let Some(code) = pt(r, 1) else { continue };
                 let e = w.item();
-                w.kv("url", "ombCategory");
+                w.kv_lit("url", "ombCategory");
                 let vc = w.obj("valueCoding");
-                w.kv("system", "urn:oid:2.16.840.1.113883.6.238");
+                w.kv_lit("system", "urn:oid:2.16.840.1.113883.6.238");
                 w.kv("code", &code);
                 let display = pt(r, 2);
                 w.kv_opt("display", display.as_deref());
@@ -422,7 +423,7 @@ impl<'m> Ctx<'m> {
             }
             if let Some(l) = &label {
                 let e = w.item();
-                w.kv("url", "text");
+                w.kv_lit("url", "text");
                 w.kv("valueString", l);
                 w.end(e);
             }
@@ -450,7 +451,7 @@ impl<'m> Ctx<'m> {
                 "SB",
                 None,
             );
-            w.kv("system", "http://hl7.org/fhir/sid/us-ssn");
+            w.kv_lit("system", "http://hl7.org/fhir/sid/us-ssn");
             w.kv("value", &ssn);
             w.end(m);
         }
@@ -563,7 +564,7 @@ impl<'m> Ctx<'m> {
             for r in reps(&pd1, 3) {
                 if let Some(name) = pt(r, 1) {
                     let m = w.item();
-                    w.kv("type", "Organization");
+                    w.kv_lit("type", "Organization");
                     w.kv("display", &name);
                     w.end(m);
                 }
@@ -708,8 +709,8 @@ impl<'m> Ctx<'m> {
                         "system",
                         "http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
                     );
-                    w.kv("code", "UNK");
-                    w.kv("display", "unknown");
+                    w.kv_lit("code", "UNK");
+                    w.kv_lit("display", "unknown");
                 }
             }
             w.end(cm);
@@ -746,9 +747,9 @@ impl<'m> Ctx<'m> {
                     let m = w.obj("length");
                     w.key("value");
                     if w.decimal(&days) {
-                        w.kv("unit", "d");
-                        w.kv("system", "http://unitsofmeasure.org");
-                        w.kv("code", "d");
+                        w.kv_lit("unit", "d");
+                        w.kv_lit("system", "http://unitsofmeasure.org");
+                        w.kv_lit("code", "d");
                         w.end(m);
                     } else {
                         w.discard(m);
@@ -906,7 +907,7 @@ impl<'m> Ctx<'m> {
         let seg = *seg;
         self.entry("Procedure", id, |c| {
             let w = &mut c.w;
-            w.kv("status", "completed");
+            w.kv_lit("status", "completed");
             code_subject_encounter(w, code, desc.as_deref(), p.id, enc.map(|e| e.0));
             c.cx.datetime(w, "performedDateTime", f(&seg, 5), loc(&seg, "PR1", 5));
             let a = w.arr("performer");
@@ -953,7 +954,7 @@ impl<'m> Ctx<'m> {
                 w.end(m);
             }
             w.end(ids);
-            w.kv("status", "active");
+            w.kv_lit("status", "active");
             dt::cwe(w, Some("type"), f(&seg, 15), Some("0086"));
             w.kv_opt("subscriberId", text(f(&seg, 36)).as_deref());
             reference(w, Some("beneficiary"), p.id);
@@ -1102,7 +1103,7 @@ impl<'m> Ctx<'m> {
                 });
             let w = &mut c.w;
             w.kv("status", status);
-            w.kv("intent", "order");
+            w.kv_lit("intent", "order");
             dt::cwe(w, Some("code"), code, None);
             reference(w, Some("subject"), p.id);
             if let Some(e) = enc {
@@ -1408,8 +1409,8 @@ impl<'m> Ctx<'m> {
         let mh_id = self.msg_key.part(b"MessageHeader").id();
         let prov_id = self.msg_key.part(b"Provenance").id();
         let top = w.item();
-        w.kv("resourceType", "Bundle");
-        w.kv("id", bundle_id.as_str());
+        w.kv_lit("resourceType", "Bundle");
+        w.kv_id("id", &bundle_id);
         let control = text(msh.field(10));
         if let Some(cid) = &control {
             let m = w.obj("identifier");
@@ -1420,7 +1421,7 @@ impl<'m> Ctx<'m> {
             w.kv("value", cid);
             w.end(m);
         }
-        w.kv("type", "message");
+        w.kv_lit("type", "message");
         if let Some(t) = &sent {
             w.key("timestamp");
             dt::write_instant(&mut w, t);
@@ -1429,13 +1430,13 @@ impl<'m> Ctx<'m> {
         // MessageHeader.
         let e = w.item();
         w.key("fullUrl");
-        w.str2("urn:uuid:", mh_id.as_str());
+        w.urn(&mh_id);
         let r = w.obj("resource");
-        w.kv("resourceType", "MessageHeader");
-        w.kv("id", mh_id.as_str());
+        w.kv_lit("resourceType", "MessageHeader");
+        w.kv_id("id", &mh_id);
         let mt = msh.field(9);
         let ec = w.obj("eventCoding");
-        w.kv("system", "http://terminology.hl7.org/CodeSystem/v2-0003");
+        w.kv_lit("system", "http://terminology.hl7.org/CodeSystem/v2-0003");
         w.kv_opt("code", mt.and_then(|v| pt(v, 2)).as_deref());
         w.end(ec);
         if let Some(dest) = f(msh, 5) {
@@ -1452,7 +1453,7 @@ impl<'m> Ctx<'m> {
         }
         if let Some(fac) = f(msh, 4).and_then(|v| pt(v, 1)) {
             let m = w.obj("sender");
-            w.kv("type", "Organization");
+            w.kv_lit("type", "Organization");
             w.kv("display", &fac);
             w.end(m);
         }
@@ -1484,10 +1485,10 @@ impl<'m> Ctx<'m> {
             Some(t) => {
                 let e = w.item();
                 w.key("fullUrl");
-                w.str2("urn:uuid:", prov_id.as_str());
+                w.urn(&prov_id);
                 let r = w.obj("resource");
-                w.kv("resourceType", "Provenance");
-                w.kv("id", prov_id.as_str());
+                w.kv_lit("resourceType", "Provenance");
+                w.kv_id("id", &prov_id);
                 let tg = w.arr("target");
                 reference(&mut w, None, mh_id);
                 for (_, id) in &self.emitted {
@@ -1506,7 +1507,7 @@ impl<'m> Ctx<'m> {
                     Some("Author"),
                 );
                 let who = w.obj("who");
-                w.kv("type", "Device");
+                w.kv_lit("type", "Device");
                 w.kv(
                     "display",
                     app.and_then(|v| pt(v, 1))
@@ -1518,7 +1519,7 @@ impl<'m> Ctx<'m> {
                 w.end(ag);
                 let en = w.arr("entity");
                 let m = w.item();
-                w.kv("role", "source");
+                w.kv_lit("role", "source");
                 let what = w.obj("what");
                 if let Some(cid) = &control {
                     let im = w.obj("identifier");
@@ -1573,7 +1574,7 @@ fn unit(w: &mut W, u: Value<'_>) {
     w.kv_opt("unit", name.as_deref());
     let sys = pt(u, 3);
     if let (Some(code), Some("UCUM")) = (code, sys.as_deref()) {
-        w.kv("system", "http://unitsofmeasure.org");
+        w.kv_lit("system", "http://unitsofmeasure.org");
         w.kv("code", &code);
     }
 }

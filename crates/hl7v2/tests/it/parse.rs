@@ -243,6 +243,19 @@ fn charsets_are_checked_and_decoded() {
             .expect("parses");
     assert!(msg.issues().is_empty());
     assert_eq!(msg.get("PID-5").expect("name").decode(), "Muñoz");
+    // Declared ISO 8859-1, bytes that also read as UTF-8: Latin-1 wins.
+    let msg = Message::parse(
+        "MSH|^~\\&|A||||20240101||ADT^A01|1|P|2.5||||||8859/1\rPID|1||||MuÃ±oz\r".as_bytes(),
+    )
+    .expect("parses");
+    assert_eq!(msg.get("PID-5").expect("name").decode(), "MuÃ\u{83}Â±oz");
+    // A message inside a larger input (a batch): multibyte components.
+    let input = "FHS|^~\\&\rMSH|^~\\&|A||||20240101||ADT^A01|1|P|2.5\rPID|1||||Muñoz^José^Ñ\r";
+    let at = input.find("MSH").expect("MSH");
+    let msg =
+        Message::parse_at(&input.as_bytes()[at..], at as u64, &Default::default()).expect("parses");
+    assert_eq!(msg.get("PID-5.2").expect("given").decode(), "José");
+    assert_eq!(msg.get("PID-5.3").expect("middle").decode(), "Ñ");
 }
 
 #[test]

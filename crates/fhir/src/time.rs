@@ -80,12 +80,31 @@ pub(crate) fn parse_date(s: &str) -> Option<i32> {
 pub(crate) fn parse_date_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let (days, used) = date_prefix(b)?;
-    let day_micros = days * 86_400 * MICROS_PER_SECOND;
     if used == b.len() {
-        return Some(day_micros);
+        return Some(days * 86_400 * MICROS_PER_SECOND);
     }
     // A time needs a full date, `T`, `hh:mm:ss`, optional fraction, and a zone.
-    if used != 10 || b.get(10) != Some(&b'T') {
+    if used != 10 {
+        return None;
+    }
+    time_of_day(b, days).map(|(micros, _)| micros)
+}
+
+/// A FHIR `instant` (full date, time with seconds, optional fraction, zone)
+/// as microseconds since the epoch, UTC, and the offset it was written with,
+/// in seconds.
+pub(crate) fn parse_instant(s: &str) -> Option<(i64, i32)> {
+    let b = s.as_bytes();
+    match date_prefix(b)? {
+        (days, 10) => time_of_day(b, days),
+        _ => None,
+    }
+}
+
+/// The `Thh:mm:ss[.f+](Z|±hh:mm)` that follows a full date in `b`.
+fn time_of_day(b: &[u8], days: i64) -> Option<(i64, i32)> {
+    let day_micros = days * 86_400 * MICROS_PER_SECOND;
+    if b.get(10) != Some(&b'T') {
         return None;
     }
     let (h, mi, sec) = (digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
@@ -120,12 +139,13 @@ pub(crate) fn parse_date_time(s: &str) -> Option<i64> {
         _ => return None,
     };
     let seconds = i64::from(h * 3600 + mi * 60 + sec) - offset_seconds;
-    Some(day_micros + seconds * MICROS_PER_SECOND + frac)
+    let micros = day_micros + seconds * MICROS_PER_SECOND + frac;
+    Some((micros, i32::try_from(offset_seconds).ok()?))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_date, parse_date_time};
+    use super::{parse_date, parse_date_time, parse_instant};
 
     #[test]
     fn partial_values_are_the_start_of_their_period() {
@@ -172,5 +192,20 @@ mod tests {
             assert_eq!(parse_date_time(bad), None, "{bad}");
         }
         assert_eq!(parse_date("2020-01-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn an_instant_needs_a_time_and_a_zone_and_keeps_its_offset() {
+        assert_eq!(
+            parse_instant("1970-01-01T01:00:00.5+01:00"),
+            Some((500_000, 3_600))
+        );
+        assert_eq!(
+            parse_instant("1970-01-01T00:00:00-04:30"),
+            Some((16_200_000_000, -16_200))
+        );
+        for partial in ["1970", "1970-01", "1970-01-01", "1970-01-01T00:00:00"] {
+            assert_eq!(parse_instant(partial), None, "{partial}");
+        }
     }
 }
