@@ -1,0 +1,289 @@
+//! X12 simple data types the transactions use: decimal amounts (`R`) and
+//! dates (`DT`, `D8`, `RD8`).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A decimal amount or quantity, exact to four decimal places (X12 `R`
+/// values in 005010 healthcare transactions carry at most two for money
+/// and three for units): sums and balancing are exact, never floating.
+///
+/// ```
+/// use caresync_x12::Amount;
+///
+/// let a: Amount = "100.5".parse()?;
+/// let b: Amount = "-.25".parse()?;
+/// assert_eq!((a + b).to_string(), "100.25");
+/// assert_eq!(a.ten_thousandths(), 1_005_000);
+/// assert!("1e3".parse::<Amount>().is_err());
+/// # Ok::<(), caresync_x12::AmountError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(i64);
+
+/// Why a text is not an [`Amount`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AmountError {
+    /// Not an optional sign, digits and an optional decimal point.
+    #[error("not a decimal number")]
+    NotANumber,
+    /// More than four decimal places.
+    #[error("more than four decimal places")]
+    TooPrecise,
+    /// Beyond ±922 trillion.
+    #[error("out of range")]
+    OutOfRange,
+}
+
+impl Amount {
+    /// Zero.
+    pub const ZERO: Amount = Amount(0);
+
+    /// The amount in ten-thousandths (`1.5` is `15_000`).
+    pub const fn ten_thousandths(self) -> i64 {
+        self.0
+    }
+
+    /// An amount from ten-thousandths.
+    pub const fn from_ten_thousandths(v: i64) -> Self {
+        Amount(v)
+    }
+
+    /// An amount from whole cents.
+    pub const fn from_cents(cents: i64) -> Self {
+        Amount(cents * 100)
+    }
+
+    /// Whether the amount is zero.
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// `self + other`, or `None` on overflow.
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0.checked_add(other.0).map(Amount)
+    }
+
+    /// `self - other`, or `None` on overflow.
+    pub fn checked_sub(self, other: Amount) -> Option<Amount> {
+        self.0.checked_sub(other.0).map(Amount)
+    }
+}
+
+impl std::ops::Add for Amount {
+    type Output = Amount;
+    /// Saturates instead of overflowing (amounts that large are not real).
+    fn add(self, other: Amount) -> Amount {
+        Amount(self.0.saturating_add(other.0))
+    }
+}
+
+impl std::ops::Sub for Amount {
+    type Output = Amount;
+    /// Saturates instead of overflowing.
+    fn sub(self, other: Amount) -> Amount {
+        Amount(self.0.saturating_sub(other.0))
+    }
+}
+
+impl std::ops::Neg for Amount {
+    type Output = Amount;
+    fn neg(self) -> Amount {
+        Amount(self.0.saturating_neg())
+    }
+}
+
+impl std::iter::Sum for Amount {
+    fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
+        iter.fold(Amount::ZERO, |a, b| a + b)
+    }
+}
+
+impl FromStr for Amount {
+    type Err = AmountError;
+
+    fn from_str(s: &str) -> Result<Self, AmountError> {
+        let s = s.trim();
+        let (neg, body) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+            return Err(AmountError::NotANumber);
+        }
+        if frac.len() > 4 {
+            return Err(AmountError::TooPrecise);
+        }
+        let mut v: i64 = 0;
+        for b in int.bytes().chain(frac.bytes()) {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(i64::from(b - b'0')))
+                .ok_or(AmountError::OutOfRange)?;
+        }
+        for _ in frac.len()..4 {
+            v = v.checked_mul(10).ok_or(AmountError::OutOfRange)?;
+        }
+        Ok(Amount(if neg { -v } else { v }))
+    }
+}
+
+impl fmt::Display for Amount {
+    /// At least two decimal places, more only when needed (`12.50`, `0.125`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0.unsigned_abs();
+        let (int, mut frac) = (v / 10_000, v % 10_000);
+        let mut places = 4;
+        while places > 2 && frac % 10 == 0 {
+            frac /= 10;
+            places -= 1;
+        }
+        let sign = if self.0 < 0 { "-" } else { "" };
+        write!(f, "{sign}{int}.{frac:0places$}")
+    }
+}
+
+/// A calendar date (`CCYYMMDD`).
+///
+/// ```
+/// use caresync_x12::Date;
+///
+/// let d = Date::parse_d8("20240229").expect("a leap day");
+/// assert_eq!((d.year(), d.month(), d.day()), (2024, 2, 29));
+/// assert_eq!(d.to_string(), "2024-02-29");
+/// assert!(Date::parse_d8("20230229").is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    year: u16,
+    month: u8,
+    day: u8,
+}
+
+impl Date {
+    /// Parses `CCYYMMDD` (format qualifier `D8`); `None` when it is not a
+    /// real date.
+    pub fn parse_d8(s: &str) -> Option<Date> {
+        let b = s.trim().as_bytes();
+        if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = |r: std::ops::Range<usize>| {
+            b[r].iter()
+                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'))
+        };
+        let (year, month, day) = (n(0..4), n(4..6), n(6..8));
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if year == 0 || day == 0 || day > days {
+            return None;
+        }
+        Some(Date {
+            year: year as u16,
+            month: month as u8,
+            day: day as u8,
+        })
+    }
+
+    /// Parses a date of format qualifier `qualifier` (`D8` → one date;
+    /// `RD8` → `CCYYMMDD-CCYYMMDD`, a range); `None` when the text does not
+    /// fit the qualifier.
+    pub fn parse_period(qualifier: &str, s: &str) -> Option<(Date, Date)> {
+        match qualifier.trim() {
+            "D8" => Date::parse_d8(s).map(|d| (d, d)),
+            "RD8" => {
+                let (a, b) = s.trim().split_once('-')?;
+                let (a, b) = (Date::parse_d8(a)?, Date::parse_d8(b)?);
+                (a <= b).then_some((a, b))
+            }
+            _ => None,
+        }
+    }
+
+    /// The year.
+    pub fn year(&self) -> u16 {
+        self.year
+    }
+
+    /// The month (1–12).
+    pub fn month(&self) -> u8 {
+        self.month
+    }
+
+    /// The day of the month.
+    pub fn day(&self) -> u8 {
+        self.day
+    }
+
+    /// Days since 1970-01-01 (Arrow `Date32`).
+    pub fn days_since_epoch(&self) -> i32 {
+        let (y, m, d) = (
+            i64::from(self.year),
+            i64::from(self.month),
+            i64::from(self.day),
+        );
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = if m > 2 { m - 3 } else { m + 9 };
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        (era * 146_097 + doe - 719_468) as i32
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_exact() {
+        let a = |s: &str| s.parse::<Amount>();
+        assert_eq!(a("945.00").map(|v| v.to_string()), Ok("945.00".into()));
+        assert_eq!(a("0.125").map(|v| v.to_string()), Ok("0.125".into()));
+        assert_eq!(a("7").map(|v| v.to_string()), Ok("7.00".into()));
+        assert_eq!(a("-0.5").map(|v| v.to_string()), Ok("-0.50".into()));
+        assert_eq!(a("1.23456"), Err(AmountError::TooPrecise));
+        assert_eq!(a("."), Err(AmountError::NotANumber));
+        assert_eq!(a(""), Err(AmountError::NotANumber));
+        assert_eq!(a("99999999999999999"), Err(AmountError::OutOfRange));
+        let sum: Amount = ["0.10", "0.20"].iter().map(|s| a(s).expect("amount")).sum();
+        assert_eq!(sum, a("0.3").expect("amount"));
+    }
+
+    #[test]
+    fn dates_and_periods() {
+        assert_eq!(
+            Date::parse_d8("19700101").map(|d| d.days_since_epoch()),
+            Some(0)
+        );
+        assert_eq!(
+            Date::parse_d8("20000301").map(|d| d.days_since_epoch()),
+            Some(11_017)
+        );
+        let (a, b) = Date::parse_period("RD8", "20240101-20240131").expect("a range");
+        assert_eq!(
+            (a.to_string(), b.to_string()),
+            ("2024-01-01".into(), "2024-01-31".into())
+        );
+        assert!(Date::parse_period("RD8", "20240131-20240101").is_none());
+        assert!(Date::parse_period("D8", "2024013").is_none());
+        assert!(Date::parse_d8("20241301").is_none());
+    }
+}
