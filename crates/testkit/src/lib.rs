@@ -27,3 +27,4 @@ pub mod fhir;
 pub mod generate;
 pub mod hl7;
 pub mod pg;
+pub mod x12;

@@ -94,9 +94,7 @@ impl<'a> Document<'a> {
         match seg.id() {
             b"ISA" => {
                 self.close_interchange(open, None);
-                for n in [13] {
-                    self.require(&seg, n);
-                }
+                self.require(&seg, 13);
                 open.interchange = Some(self.interchanges.len());
                 self.interchanges.push(InterchangeIdx {
                     isa: i,
@@ -255,6 +253,8 @@ impl<'a> Document<'a> {
             return;
         };
         let isa = self.interchanges[ic].isa;
+        let end = iea.map_or(self.segments.len(), |i| i + 1);
+        self.check_component_separator(isa, end);
         let Some(iea_i) = iea else {
             self.missing_trailer(isa);
             return;
@@ -264,6 +264,42 @@ impl<'a> Document<'a> {
         let count = self.interchanges[ic].groups.len();
         self.check_count(&iea_seg, 1, count);
         self.check_control(&isa_seg, 13, &iea_seg, 2);
+    }
+
+    /// Some senders declare one component separator in ISA16 and use
+    /// another. When the declared one appears nowhere after the ISA, and a
+    /// composite the healthcare guides always send (`HI01`, `SV101`,
+    /// `SV202`, `SV301`, `SVC01`, `CLM05`) is plainly cut by another
+    /// delimiter character (`BK>7215`), that character is taken for the
+    /// interchange, with a warning at the segment that showed it.
+    fn check_component_separator(&mut self, isa: usize, end: usize) {
+        let declared = self.segments[isa].delimiters();
+        let body = &self.segments[isa + 1..end];
+        if body
+            .iter()
+            .any(|s| memchr::memchr(declared.component, s.raw()).is_some())
+        {
+            return;
+        }
+        let found = body.iter().find_map(|s| {
+            let n = match s.id() {
+                b"HI" | b"SV1" | b"SV3" | b"SVC" => 1,
+                b"SV2" => 2,
+                b"CLM" => 5,
+                _ => return None,
+            };
+            let raw = s.element(n)?.raw();
+            let sep = observed_separator(raw, declared)?;
+            Some((s.position(n as u16), sep))
+        });
+        let Some((at, sep)) = found else {
+            return;
+        };
+        for s in &mut self.segments[isa..end] {
+            *s = s.with_component(sep);
+        }
+        self.issues
+            .push(Issue::warning(codes::COMPONENT_SEPARATOR_MISMATCH, at));
     }
 
     fn check_count(&mut self, trailer: &Segment<'a>, n: u16, actual: usize) {
@@ -310,6 +346,19 @@ impl<'a> Document<'a> {
             .iter()
             .map(move |idx| Transaction { doc: self, idx })
     }
+}
+
+/// The separator a composite such as `BK>7215` or `HC>98940` is cut with:
+/// one to three letters or digits, then a delimiter character that is not
+/// one of the interchange's other delimiters, then more data.
+fn observed_separator(raw: &[u8], d: Delimiters) -> Option<u8> {
+    let at = raw.iter().position(|b| !b.is_ascii_alphanumeric())?;
+    let sep = raw[at];
+    let usable = (1..=3).contains(&at)
+        && at + 1 < raw.len()
+        && sep.is_ascii_punctuation()
+        && ![Some(d.element), Some(d.segment), d.repetition].contains(&Some(sep));
+    usable.then_some(sep)
 }
 
 /// A control number compared by value when numeric (`000000001` = `1`),
@@ -382,7 +431,7 @@ impl<'d, 'a> Interchange<'d, 'a> {
     }
 
     /// The functional groups of the interchange.
-    pub fn groups(&self) -> impl Iterator<Item = Group<'d, 'a>> + 'd {
+    pub fn groups(&self) -> impl Iterator<Item = Group<'d, 'a>> + use<'d, 'a> {
         let doc = self.doc;
         doc.groups[self.idx.groups.clone()]
             .iter()
@@ -428,7 +477,7 @@ impl<'d, 'a> Group<'d, 'a> {
     }
 
     /// The transaction sets of the group.
-    pub fn transactions(&self) -> impl Iterator<Item = Transaction<'d, 'a>> + 'd {
+    pub fn transactions(&self) -> impl Iterator<Item = Transaction<'d, 'a>> + use<'d, 'a> {
         let doc = self.doc;
         doc.transactions[self.idx.transactions.clone()]
             .iter()

@@ -31,6 +31,10 @@ pub mod codes {
     pub const BAD_SEGMENT_ID: ErrorCode = parse("X12-0005", "segment id is malformed");
     /// An empty segment (two terminators in a row), skipped.
     pub const EMPTY_SEGMENT: ErrorCode = parse("X12-0006", "empty segment");
+    /// The data never uses the component separator ISA16 declares but
+    /// plainly uses another one; the one in use was taken.
+    pub const COMPONENT_SEPARATOR_MISMATCH: ErrorCode =
+        parse("X12-0007", "component separator in use differs from ISA16");
 
     /// A trailer (IEA, GE, SE) is missing: the envelope was closed at the
     /// next header or at the end of the input.
@@ -58,6 +62,7 @@ pub mod codes {
         UNTERMINATED_SEGMENT,
         BAD_SEGMENT_ID,
         EMPTY_SEGMENT,
+        COMPONENT_SEPARATOR_MISMATCH,
         MISSING_TRAILER,
         CONTROL_NUMBER_MISMATCH,
         COUNT_MISMATCH,

@@ -25,8 +25,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod ack;
+pub mod claim;
 mod envelope;
 mod error;
+pub mod flatten;
+pub mod remit;
 mod token;
 mod value;
 

@@ -161,6 +161,12 @@ impl<'a> Segment<'a> {
         self.delims
     }
 
+    /// The segment with another component separator.
+    pub(crate) fn with_component(mut self, component: u8) -> Self {
+        self.delims.component = component;
+        self
+    }
+
     /// The segment id (`CLM`, `N1`): the bytes before the first element
     /// separator.
     pub fn id(&self) -> &'a [u8] {
@@ -186,10 +192,7 @@ impl<'a> Segment<'a> {
 
     /// The elements after the id, in order (empty ones included).
     pub fn elements(&self) -> Elements<'a> {
-        let rest = match memchr::memchr(self.delims.element, self.raw) {
-            Some(at) => Some(&self.raw[at + 1..]),
-            None => None,
-        };
+        let rest = memchr::memchr(self.delims.element, self.raw).map(|at| &self.raw[at + 1..]);
         Elements {
             rest,
             delims: self.delims,

@@ -7,3 +7,4 @@ mod fhir;
 mod generate;
 mod hl7;
 mod pg;
+mod x12;

@@ -192,3 +192,24 @@ fn issues_never_hold_values() {
     assert!(!text.concat().contains("SECRETNAME"));
     assert!(!text.is_empty());
 }
+
+#[test]
+fn a_component_separator_used_instead_of_the_declared_one_is_taken_with_a_warning() {
+    let body = "ST*837*0001*005010X222A1~HI*BK>7215*BF>V7389~SV1*HC>98940>25*145.5*UN*1~SE*4*0001~";
+    let input = interchange(body);
+    let doc = Document::read(input.as_bytes()).expect("reads");
+    assert_eq!(
+        codes_of(&doc),
+        [(codes::COMPONENT_SEPARATOR_MISMATCH.code(), 4, 1)]
+    );
+    let body = doc.transactions().next().expect("tx").body();
+    let hi = body[0].element(1).expect("HI01");
+    assert_eq!(hi.component_text(2), Some("7215"));
+    let sv1 = body[1].element(1).expect("SV101");
+    assert_eq!(sv1.component_text(3), Some("25"));
+    // Declared and used: nothing changes.
+    let input = interchange("ST*837*0001*005010X222A1~HI*BK:7215~SV1*HC:98940*1*UN*1~SE*4*0001~");
+    let doc = Document::read(input.as_bytes()).expect("reads");
+    assert!(doc.issues().is_empty());
+    assert_eq!(doc.segments()[3].delimiters().component, b':');
+}

@@ -4,4 +4,6 @@ mod ack;
 mod claims;
 mod corpus;
 mod envelope;
+mod flatten;
+mod generated;
 mod remits;

@@ -1,0 +1,1 @@
+//! Flattening claims and remittances to Arrow (being written).

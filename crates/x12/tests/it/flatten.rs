@@ -1,0 +1,1 @@
+//! Flattening (being written).
