@@ -3,7 +3,10 @@
 //! tokenizer never yields more bytes than it was given.
 #![no_main]
 
-use caresync_x12::{Document, Tokenizer};
+use caresync_x12::ack::{AckOptions, acknowledge};
+use caresync_x12::claim::read_document_claims;
+use caresync_x12::remit::read_remittances;
+use caresync_x12::{Date, Document, Tokenizer};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,5 +22,16 @@ fuzz_target!(|data: &[u8]| {
     };
     for tx in doc.transactions() {
         assert!(tx.body().len() <= doc.segments().len());
+    }
+    let claims = read_document_claims(&doc);
+    let clm = doc.segments().iter().filter(|s| s.is("CLM")).count();
+    assert!(claims.claims.len() <= clm, "a claim per CLM at most");
+    let _ = read_remittances(&doc);
+    let date = Date::parse_d8("20250101").expect("a date");
+    let acks = acknowledge(&doc, &AckOptions::new(1, 1, date, 12, 0)).expect("valid options");
+    for a in &acks.interchanges {
+        // An acknowledgement is itself a clean interchange.
+        let back = Document::read(a.text().as_bytes()).expect("an ack reads");
+        assert!(back.issues().is_empty(), "ack has issues");
     }
 });

@@ -1,8 +1,11 @@
 //! `caresync inspect FILE...`: detect the format of each file (HL7 v2
 //! messages, batches or MLLP captures; FHIR JSON resources, Bundles or
-//! NDJSON), parse it, and print one JSON object per message or resource (or
-//! a summary per file). `--to-fhir` prints the FHIR Bundle each HL7 v2
-//! message maps to.
+//! NDJSON; X12 837 claims and 835 remittances), parse it, and print one
+//! JSON object per message, resource or claim (or a summary per file).
+//! `--to-fhir` prints the FHIR Bundle each HL7 v2 message maps to; `--ack
+//! 999` prints the TA1/999 acknowledgements an X12 file would get.
+
+mod x12;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -19,12 +22,17 @@ use serde_json::{Value as Json, json};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Files to inspect (HL7 v2 messages, batch files, MLLP captures, FHIR
-    /// JSON resources, Bundles or NDJSON).
+    /// JSON resources, Bundles or NDJSON, X12 837/835 interchanges).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// For HL7 v2 input, print the FHIR Bundle each message maps to (one per line).
     #[arg(long)]
     to_fhir: bool,
+    /// For X12 input, print the acknowledgements a receiver would send
+    /// (TA1 when asked for or when the interchange is not accepted, and a
+    /// 999 per functional group).
+    #[arg(long, value_parser = ["999"])]
+    ack: Option<String>,
     /// Print counts and issues per file instead of one object per message.
     #[arg(long)]
     summary: bool,
@@ -39,6 +47,7 @@ enum Format {
     Hl7v2,
     Mllp,
     Fhir(caresync_fhir::read::Format),
+    X12,
 }
 
 fn detect(head: &[u8]) -> Option<Format> {
@@ -53,6 +62,9 @@ fn detect(head: &[u8]) -> Option<Format> {
         .any(|id| head.starts_with(id.as_bytes()))
     {
         return Some(Format::Hl7v2);
+    }
+    if caresync_x12::Delimiters::from_isa(head).is_some() {
+        return Some(Format::X12);
     }
     caresync_fhir::read::detect(head).map(Format::Fhir)
 }
@@ -121,11 +133,14 @@ fn inspect_file(path: &Path, args: &Args, out: &mut impl Write) -> anyhow::Resul
     let head = reader.fill_buf().context("cannot read")?;
     let Some(format) = detect(head) else {
         bail!(
-            "unrecognised format (expected HL7 v2: MSH, FHS or BHS first; an MLLP capture; or FHIR JSON or NDJSON)"
+            "unrecognised format (expected HL7 v2: MSH, FHS or BHS first; an MLLP capture; FHIR JSON or NDJSON; or X12 starting with ISA)"
         );
     };
-    if args.to_fhir && matches!(format, Format::Fhir(_)) {
-        bail!("--to-fhir maps HL7 v2 input; this file is already FHIR");
+    if args.to_fhir && matches!(format, Format::Fhir(_) | Format::X12) {
+        bail!("--to-fhir maps HL7 v2 input; this file is not HL7 v2");
+    }
+    if args.ack.is_some() && format != Format::X12 {
+        bail!("--ack acknowledges X12 input; this file is not X12");
     }
     let mut tally = Tally::default();
     match format {
@@ -172,6 +187,11 @@ fn inspect_file(path: &Path, args: &Args, out: &mut impl Write) -> anyhow::Resul
                 }
                 at += found.consumed();
             }
+        }
+        Format::X12 => {
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).context("cannot read")?;
+            x12::inspect(&bytes, args, &mut tally, out)?;
         }
         Format::Fhir(kind) => {
             tally.format = match kind {

@@ -222,3 +222,78 @@ fn to_fhir_reports_an_unmappable_message_and_maps_the_others() {
     assert_eq!(summary["issues"][0]["code"], "FHIR-0202");
     assert!(err.contains("FHIR-0202"), "{err}");
 }
+
+fn x12_corpus(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpora/x12")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn inspect_prints_a_line_per_x12_claim_and_paid_claim() {
+    let claims = x12_corpus("linuxforhealth/837_005010X223A3/two-claims-single-provider.837i");
+    let (ok, out, err) = caresync_with_stderr(&["inspect", &claims]);
+    assert!(ok, "{err}");
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r["transaction"], "837");
+        assert_eq!(r["kind"], "institutional");
+        assert_eq!(r["total_charge"], r["line_charges"], "{r}");
+        assert_eq!(r["issues"], serde_json::json!([]));
+    }
+    let remits = x12_corpus("linuxforhealth/835_005010X221A1/managed-care.835");
+    let (ok, out, err) = caresync_with_stderr(&["inspect", &remits]);
+    assert!(ok, "{err}");
+    let rows = lines(&out);
+    let paid: Vec<&str> = rows.iter().filter_map(|r| r["paid"].as_str()).collect();
+    assert_eq!(paid, ["450.00", "495.00"]);
+    assert_eq!(rows[0]["total_paid"], "945.00");
+    assert_eq!(rows[0]["adjustments"][0]["reason"], "A2");
+}
+
+#[test]
+fn inspect_summarises_x12_issues_and_prints_acknowledgements() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = std::fs::read(x12_corpus(
+        "linuxforhealth/837_005010X222A2/demo.example1.837",
+    ))
+    .expect("corpus file");
+    let bad = String::from_utf8(good.clone())
+        .expect("ASCII")
+        .replace("CLM*26463774*100.00", "CLM*26463774*101.00");
+    let bad = write(&dir, "unbalanced.837", bad.as_bytes());
+    let (ok, out, err) = caresync_with_stderr(&["inspect", "--summary", "--strict", &bad]);
+    assert!(!ok, "strict fails on an unbalanced claim");
+    assert!(err.contains("X12-0107"), "{err}");
+    let summary = &lines(&out)[0];
+    assert_eq!(summary["format"], "x12");
+    assert_eq!(summary["messages"], 1);
+    assert_eq!(summary["issues"][0]["segment_id"], "CLM");
+    assert_eq!(summary["issues"][0]["element"], 2);
+    let (ok, out, err) = caresync_with_stderr(&["inspect", "--ack", "999", &bad]);
+    assert!(ok, "{err}");
+    assert!(out.contains("~ST*999*"), "{out}");
+    assert!(
+        out.contains("~IK4*2**"),
+        "the CLM02 element is named: {out}"
+    );
+    assert!(out.contains("~AK9*R*1*1*0~"), "{out}");
+    assert!(
+        !out.contains("SMITH"),
+        "no patient data in an acknowledgement"
+    );
+    let good = write(&dir, "good.837", &good);
+    let (ok, out, _) = caresync_with_stderr(&["inspect", "--ack", "999", &good]);
+    assert!(ok);
+    assert!(out.contains("~IK5*A~AK9*A*1*1*1~"), "{out}");
+    let hl7 = write(
+        &dir,
+        "m.hl7",
+        b"MSH|^~\\&|A||||20240101||ADT^A01|1|P|2.5\rPID|1\r",
+    );
+    let (ok, _, err) = caresync_with_stderr(&["inspect", "--ack", "999", &hl7]);
+    assert!(!ok && err.contains("not X12"), "{err}");
+}
