@@ -1,10 +1,11 @@
 //! X12 reading never panics: tokenizing, envelopes, 837 claims, 835
-//! remittances and the acknowledgements of whatever was read; and the
-//! tokenizer never yields more bytes than it was given.
+//! remittances, their Arrow tables and the acknowledgements of whatever was
+//! read; the tokenizer never yields more bytes than it was given.
 #![no_main]
 
 use caresync_x12::ack::{AckOptions, acknowledge};
 use caresync_x12::claim::read_document_claims;
+use caresync_x12::flatten::{flatten_claims, flatten_remittances};
 use caresync_x12::remit::read_remittances;
 use caresync_x12::{Date, Document, Tokenizer};
 use libfuzzer_sys::fuzz_target;
@@ -26,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
     let claims = read_document_claims(&doc);
     let clm = doc.segments().iter().filter(|s| s.is("CLM")).count();
     assert!(claims.claims.len() <= clm, "a claim per CLM at most");
-    let _ = read_remittances(&doc);
+    let tables = flatten_claims(&doc, &claims.claims);
+    assert_eq!(tables.claim.num_rows(), claims.claims.len(), "a row per claim");
+    let remits = read_remittances(&doc);
+    let tables = flatten_remittances(&doc, &remits);
+    let paid: usize = remits.iter().map(|r| r.claims.len()).sum();
+    assert_eq!(tables.remittance.num_rows(), paid, "a row per paid claim");
     let date = Date::parse_d8("20250101").expect("a date");
     let acks = acknowledge(&doc, &AckOptions::new(1, 1, date, 12, 0)).expect("valid options");
     for a in &acks.interchanges {

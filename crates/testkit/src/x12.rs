@@ -350,13 +350,19 @@ impl X12Generator {
         w.seg(&["HL", &sub_hl.to_string(), "1", "22", child]);
         let relationship = if dependent.is_some() { "" } else { "18" };
         w.seg(&["SBR", "P", relationship, "GRP100", "", "", "", "", "", "CI"]);
-        let (sf, sg) = (x12_text(&subscriber.family), x12_text(&subscriber.given));
+        let (sf, sg) = (
+            x12_text(&subscriber.family, self.options.delimiters),
+            x12_text(&subscriber.given, self.options.delimiters),
+        );
         w.seg(&["NM1", "IL", "1", &sf, &sg, "", "", "", "MI", &member_id]);
         if dependent.is_none() {
-            w.seg(&["N3", &x12_text(&subscriber.address.line)]);
+            w.seg(&[
+                "N3",
+                &x12_text(&subscriber.address.line, self.options.delimiters),
+            ]);
             w.seg(&[
                 "N4",
-                &x12_text(&subscriber.address.city),
+                &x12_text(&subscriber.address.city, self.options.delimiters),
                 &subscriber.address.state,
                 &subscriber.address.zip,
             ]);
@@ -368,12 +374,15 @@ impl X12Generator {
                 *hl += 1;
                 w.seg(&["HL", &hl.to_string(), &sub_hl.to_string(), "23", "0"]);
                 w.seg(&["PAT", "19"]);
-                let (pf, pg) = (x12_text(&p.family), x12_text(&p.given));
+                let (pf, pg) = (
+                    x12_text(&p.family, self.options.delimiters),
+                    x12_text(&p.given, self.options.delimiters),
+                );
                 w.seg(&["NM1", "QC", "1", &pf, &pg]);
-                w.seg(&["N3", &x12_text(&p.address.line)]);
+                w.seg(&["N3", &x12_text(&p.address.line, self.options.delimiters)]);
                 w.seg(&[
                     "N4",
-                    &x12_text(&p.address.city),
+                    &x12_text(&p.address.city, self.options.delimiters),
                     &p.address.state,
                     &p.address.zip,
                 ]);
@@ -510,7 +519,10 @@ impl X12Generator {
             }
             w.seg(&["DTP", "472", "D8", &d8(line.date)]);
         }
-        let (patient_family, patient_given) = (x12_text(&patient.family), x12_text(&patient.given));
+        let (patient_family, patient_given) = (
+            x12_text(&patient.family, self.options.delimiters),
+            x12_text(&patient.given, self.options.delimiters),
+        );
         ClaimTruth {
             claim_id,
             total_cents,
@@ -674,8 +686,8 @@ impl X12Generator {
             "NM1",
             "QC",
             "1",
-            &x12_text(&patient.family),
-            &x12_text(&patient.given),
+            &x12_text(&patient.family, self.options.delimiters),
+            &x12_text(&patient.given, self.options.delimiters),
             "",
             "",
             "",
@@ -817,13 +829,16 @@ fn sex(p: &Patient) -> &'static str {
 }
 
 /// Text in the X12 basic character set: upper case, letters, digits,
-/// space and a few marks; anything else (delimiters included) dropped.
-fn x12_text(s: &str) -> String {
+/// space and a few marks; anything else, and any of the `delimiters` in
+/// use, dropped.
+fn x12_text(s: &str, delimiters: [u8; 4]) -> String {
     let t: String = s
         .chars()
         .filter_map(|c| {
             let c = c.to_ascii_uppercase();
-            (c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '.' | ',' | '\'')).then_some(c)
+            let mark = matches!(c, ' ' | '-' | '.' | ',' | '\'');
+            let delimiter = u8::try_from(c).is_ok_and(|b| delimiters.contains(&b));
+            ((c.is_ascii_alphanumeric() || mark) && !delimiter).then_some(c)
         })
         .collect();
     let t = t.trim().to_string();

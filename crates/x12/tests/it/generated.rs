@@ -118,3 +118,35 @@ fn broken_files_keep_their_other_claims() {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Any seed, kind, size, delimiters and line breaks: generate, read,
+    /// and every claim compares equal to what was written.
+    #[test]
+    fn generate_read_compare(
+        seed in proptest::prelude::any::<u64>(),
+        institutional in proptest::prelude::any::<bool>(),
+        n in 1usize..40,
+        per in 1usize..12,
+        delims in proptest::sample::select(vec![
+            [b'*', b':', b'^', b'~'],
+            [b'|', b'>', b'}', b'\n'],
+            [b'+', b'<', b'!', b'\''],
+            [0x1d, 0x1f, 0x1e, 0x1c],
+        ]),
+        line_breaks in proptest::prelude::any::<bool>(),
+    ) {
+        let kind = if institutional { X12Kind::Institutional } else { X12Kind::Professional };
+        let options = X12Options { delimiters: delims, line_breaks, claims_per_transaction: per };
+        let file = X12Generator::new(seed, options).claims_file(kind, n);
+        let doc = Document::read(&file.text).expect("reads");
+        proptest::prop_assert!(doc.issues().is_empty(), "{:?}", doc.issues());
+        let claims = read_document_claims(&doc);
+        proptest::prop_assert_eq!(claims.claims.len(), n);
+        for (claim, truth) in claims.claims.iter().zip(&file.claims) {
+            assert_same(claim, truth);
+        }
+    }
+}
