@@ -49,7 +49,7 @@ use std::fmt;
 
 use crate::envelope::{Document, Transaction};
 use crate::error::{Issue, Position};
-use crate::token::{Element, Segment};
+use crate::token::Segment;
 use crate::value::{Amount, Date};
 
 /// Stable codes raised while reading remittances (`X12-0200`..`X12-0299`).
@@ -566,44 +566,9 @@ const MAX_ELEMENTS: usize = 32;
 /// An amount or date that could not be read; the issue is already pushed.
 struct Bad;
 
-/// A segment cut into its elements once, so each is reached in O(1).
-struct Fields<'a> {
-    seg: Segment<'a>,
-    els: [Option<Element<'a>>; MAX_ELEMENTS],
-}
+type Fields<'a> = crate::token::Fields<'a, MAX_ELEMENTS>;
 
 impl<'a> Fields<'a> {
-    fn new(seg: Segment<'a>) -> Self {
-        let mut els = [None; MAX_ELEMENTS];
-        for (slot, e) in els.iter_mut().zip(seg.elements()) {
-            *slot = Some(e);
-        }
-        Fields { seg, els }
-    }
-
-    fn el(&self, n: u16) -> Option<Element<'a>> {
-        let i = usize::from(n).checked_sub(1)?;
-        self.els.get(i).copied().flatten()
-    }
-
-    /// The element's bytes, blanks trimmed; `None` when empty.
-    fn raw(&self, n: u16) -> Option<&'a [u8]> {
-        let raw = self.el(n)?.raw().trim_ascii();
-        (!raw.is_empty()).then_some(raw)
-    }
-
-    fn text(&self, n: u16) -> Option<&'a str> {
-        self.raw(n).and_then(|r| std::str::from_utf8(r).ok())
-    }
-
-    fn string(&self, n: u16) -> Option<String> {
-        self.text(n).map(str::to_owned)
-    }
-
-    fn pos(&self, n: u16) -> Position {
-        self.seg.position(n)
-    }
-
     fn missing(&self, n: u16, sink: &mut Vec<Issue>) {
         sink.push(Issue::error(codes::MISSING_ELEMENT, self.pos(n)));
     }

@@ -473,3 +473,48 @@ impl<'a> Iterator for Tokenizer<'a> {
         }
     }
 }
+
+/// The elements of one segment split once, so each is reached in O(1) by
+/// the transaction readers; the first `N` are kept, later ones ignored.
+pub(crate) struct Fields<'a, const N: usize> {
+    pub(crate) seg: Segment<'a>,
+    els: [Option<Element<'a>>; N],
+}
+
+impl<'a, const N: usize> Fields<'a, N> {
+    pub(crate) fn new(seg: Segment<'a>) -> Self {
+        let mut els = [None; N];
+        for (slot, e) in els.iter_mut().zip(seg.elements()) {
+            *slot = Some(e);
+        }
+        Fields { seg, els }
+    }
+
+    /// Element `n` (1-based).
+    pub(crate) fn el(&self, n: u16) -> Option<Element<'a>> {
+        let i = usize::from(n).checked_sub(1)?;
+        self.els.get(i).copied().flatten()
+    }
+
+    /// The element's bytes, blanks trimmed; `None` when blank.
+    pub(crate) fn raw(&self, n: u16) -> Option<&'a [u8]> {
+        let raw = self.el(n)?.raw().trim_ascii();
+        (!raw.is_empty()).then_some(raw)
+    }
+
+    /// The element as trimmed text, when not blank and valid UTF-8.
+    pub(crate) fn text(&self, n: u16) -> Option<&'a str> {
+        self.raw(n).and_then(|r| std::str::from_utf8(r).ok())
+    }
+
+    /// The element as owned trimmed text when not blank (invalid bytes
+    /// replaced).
+    pub(crate) fn string(&self, n: u16) -> Option<String> {
+        self.raw(n).map(|r| String::from_utf8_lossy(r).into_owned())
+    }
+
+    /// The position of element `n`.
+    pub(crate) fn pos(&self, n: u16) -> Position {
+        self.seg.position(n)
+    }
+}

@@ -19,40 +19,7 @@ const MAX_ELEMENTS: usize = 20;
 /// The most components of a composite the reader looks at (SV101 has 8).
 const MAX_COMPONENTS: usize = 8;
 
-/// The elements of one segment, split once.
-struct Fields<'a> {
-    seg: Segment<'a>,
-    els: [Option<Element<'a>>; MAX_ELEMENTS],
-}
-
-impl<'a> Fields<'a> {
-    fn new(seg: Segment<'a>) -> Self {
-        let mut els = [None; MAX_ELEMENTS];
-        for (slot, e) in els.iter_mut().zip(seg.elements()) {
-            *slot = Some(e);
-        }
-        Fields { seg, els }
-    }
-
-    /// Element `n` (1-based).
-    fn el(&self, n: usize) -> Option<Element<'a>> {
-        self.els.get(n.checked_sub(1)?).copied().flatten()
-    }
-
-    /// Element `n` as trimmed text, when not blank.
-    fn text(&self, n: usize) -> Option<&'a str> {
-        clean(self.el(n)?.raw())
-    }
-
-    /// Element `n` as an owned string, when not blank.
-    fn string(&self, n: usize) -> Option<String> {
-        owned(self.el(n)?.raw())
-    }
-
-    fn pos(&self, n: usize) -> Position {
-        self.seg.position(u16::try_from(n).unwrap_or(u16::MAX))
-    }
-}
+type Fields<'a> = crate::token::Fields<'a, MAX_ELEMENTS>;
 
 /// Trimmed text when not blank and valid UTF-8.
 fn clean(raw: &[u8]) -> Option<&str> {
@@ -60,19 +27,6 @@ fn clean(raw: &[u8]) -> Option<&str> {
         .ok()
         .map(str::trim)
         .filter(|t| !t.is_empty())
-}
-
-/// Trimmed owned text when not blank (invalid bytes replaced).
-fn owned(raw: &[u8]) -> Option<String> {
-    match clean(raw) {
-        Some(t) => Some(t.to_owned()),
-        None if raw.is_empty() => None,
-        None => {
-            let lossy = String::from_utf8_lossy(raw);
-            let t = lossy.trim();
-            (!t.is_empty()).then(|| t.to_owned())
-        }
-    }
 }
 
 /// The components of a composite element as trimmed text.
@@ -321,7 +275,7 @@ impl<'a> Reader<'a, '_> {
         }
     }
 
-    fn amount(&mut self, f: &Fields<'a>, n: usize) -> Option<Amount> {
+    fn amount(&mut self, f: &Fields<'a>, n: u16) -> Option<Amount> {
         let t = f.text(n)?;
         match t.parse::<Amount>() {
             Ok(a) => Some(a),
@@ -333,7 +287,7 @@ impl<'a> Reader<'a, '_> {
     }
 
     /// A required amount: missing or malformed is an issue.
-    fn required_amount(&mut self, f: &Fields<'a>, n: usize) -> Option<Amount> {
+    fn required_amount(&mut self, f: &Fields<'a>, n: u16) -> Option<Amount> {
         if f.text(n).is_none() {
             self.issue(codes::BAD_ELEMENT, f.pos(n));
             return None;
@@ -783,7 +737,7 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn hi(&mut self, f: &Fields<'a>) {
-        for n in 1..=MAX_ELEMENTS {
+        for n in 1..=MAX_ELEMENTS as u16 {
             let Some(e) = f.el(n) else {
                 break;
             };
@@ -820,7 +774,7 @@ impl<'a> Reader<'a, '_> {
             return;
         };
         let mut adjustments = Vec::new();
-        for k in 0..6 {
+        for k in 0..6u16 {
             let r = 2 + 3 * k;
             let Some(reason) = f.text(r) else {
                 continue;
