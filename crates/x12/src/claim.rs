@@ -134,6 +134,9 @@ impl Claims {
 /// yields no claims and a [`codes::NOT_A_CLAIM_SET`] issue.
 pub fn read_claims(tx: &Transaction<'_, '_>) -> Claims {
     let mut out = Claims::default();
+    // One allocation for the claims, not a doubling per thousand.
+    out.claims
+        .reserve(tx.body().iter().filter(|s| s.is("CLM")).count());
     read::read_into(tx, &mut out);
     out
 }
@@ -142,6 +145,8 @@ pub fn read_claims(tx: &Transaction<'_, '_>) -> Claims {
 /// other transaction sets are skipped.
 pub fn read_document_claims(doc: &Document<'_>) -> Claims {
     let mut out = Claims::default();
+    out.claims
+        .reserve(doc.segments().iter().filter(|s| s.is("CLM")).count());
     for tx in doc.transactions() {
         if tx.set_id() == Some("837") {
             read::read_into(&tx, &mut out);

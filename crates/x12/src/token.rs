@@ -112,6 +112,20 @@ impl Delimiters {
     }
 }
 
+/// Whether a segment starts with a valid id: two or three upper-case
+/// letters or digits, then the element separator or the end.
+#[inline]
+fn valid_id(raw: &[u8], element: u8) -> bool {
+    let id_ok = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit();
+    match raw {
+        [a, b] => id_ok(a) && id_ok(b),
+        [a, b, c, ..] if *c == element => id_ok(a) && id_ok(b),
+        [a, b, c] => id_ok(a) && id_ok(b) && id_ok(c),
+        [a, b, c, e, ..] => id_ok(a) && id_ok(b) && id_ok(c) && *e == element,
+        _ => false,
+    }
+}
+
 /// A byte that may serve as a delimiter: printable, not a letter, digit or
 /// space (X12 data uses those).
 fn is_delimiter(b: u8) -> bool {
@@ -372,6 +386,7 @@ impl<'a> Tokenizer<'a> {
         self.delims.is_some()
     }
 
+    #[inline]
     fn skip_blanks(&mut self) {
         while let Some(&c) = self.input.get(self.pos) {
             if matches!(c, b'\r' | b'\n' | b' ' | b'\t' | 0) {
@@ -464,8 +479,7 @@ impl<'a> Iterator for Tokenizer<'a> {
                 continue;
             }
             let seg = self.segment(start, end, d);
-            let id = seg.id();
-            if crate::error::id_bytes(id) == *b"???" {
+            if !valid_id(seg.raw, d.element) {
                 self.issues
                     .push(Issue::error(codes::BAD_SEGMENT_ID, seg.position(0)));
             }
