@@ -239,19 +239,19 @@ impl ClaimFlattener {
     /// Appends the claims read from `tx` (by
     /// [`read_claims`](crate::claim::read_claims)); the envelope columns
     /// and `claim_key` come from `tx`.
-    pub fn push_transaction(&mut self, tx: &Transaction<'_, '_>, claims: &[Claim]) {
+    pub fn push_transaction(&mut self, tx: &Transaction<'_, '_>, claims: &[Claim<'_>]) {
         self.b.push(&Envelope::of(tx), claims);
     }
 
     /// Appends claims read from `doc` (by
     /// [`read_document_claims`](crate::claim::read_document_claims)), each
     /// with the envelope of the transaction set its CLM segment is in.
-    pub fn push_document(&mut self, doc: &Document<'_>, claims: &[Claim]) {
+    pub fn push_document(&mut self, doc: &Document<'_>, claims: &[Claim<'_>]) {
         let sets: Vec<(u32, Envelope<'_>)> = doc
             .transactions()
             .map(|tx| (tx.st().number(), Envelope::of(&tx)))
             .collect();
-        let set_of = |c: &Claim| sets.partition_point(|(st, _)| *st <= c.at.segment);
+        let set_of = |c: &Claim<'_>| sets.partition_point(|(st, _)| *st <= c.at.segment);
         let mut rest = claims;
         while let Some(first) = rest.first() {
             let set = set_of(first);
@@ -289,7 +289,7 @@ impl ClaimFlattener {
 }
 
 /// Flattens claims read from `doc` (see [`ClaimFlattener::push_document`]).
-pub fn flatten_claims(doc: &Document<'_>, claims: &[Claim]) -> ClaimTables {
+pub fn flatten_claims(doc: &Document<'_>, claims: &[Claim<'_>]) -> ClaimTables {
     let mut f = ClaimFlattener::with_capacity(claims.len());
     f.push_document(doc, claims);
     f.finish()

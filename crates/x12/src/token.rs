@@ -527,6 +527,12 @@ impl<'a, const N: usize> Fields<'a, N> {
         self.raw(n).map(|r| String::from_utf8_lossy(r).into_owned())
     }
 
+    /// The element as trimmed text when not blank, borrowed from the input
+    /// unless invalid bytes had to be replaced.
+    pub(crate) fn lossy(&self, n: u16) -> Option<Cow<'a, str>> {
+        self.raw(n).map(String::from_utf8_lossy)
+    }
+
     /// The position of element `n`.
     pub(crate) fn pos(&self, n: u16) -> Position {
         self.seg.position(n)

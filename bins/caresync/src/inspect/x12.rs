@@ -121,7 +121,7 @@ fn issue_json(i: &Issue) -> Json {
     })
 }
 
-fn claim_json(c: &claim::Claim, tx: &caresync_x12::Transaction<'_, '_>) -> Json {
+fn claim_json(c: &claim::Claim<'_>, tx: &caresync_x12::Transaction<'_, '_>) -> Json {
     let lines: Vec<Json> = c
         .lines
         .iter()

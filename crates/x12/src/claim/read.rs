@@ -1,5 +1,5 @@
 //! The one-pass reader: resolves 837 loops from HL levels, NM1 entity codes
-//! and the segment order, and fills owned claims.
+//! and the segment order, and fills claims that borrow from the input.
 
 use std::sync::Arc;
 
@@ -218,27 +218,27 @@ fn kind_of(implementation: &str) -> Option<ClaimKind> {
 }
 
 struct Reader<'a, 'o> {
-    out: &'o mut Claims,
+    out: &'o mut Claims<'a>,
     /// The kind the implementation convention names, when it does.
     kind: Option<ClaimKind>,
     lp: Loop,
     target: Target,
-    submitter: Option<Arc<Party>>,
-    receiver: Option<Arc<Party>>,
-    billing: Option<Arc<Party>>,
-    pay_to: Option<Arc<Party>>,
-    subscriber: Option<Arc<Subscriber>>,
-    patient: Option<Arc<Patient>>,
+    submitter: Option<Arc<Party<'a>>>,
+    receiver: Option<Arc<Party<'a>>>,
+    billing: Option<Arc<Party<'a>>>,
+    pay_to: Option<Arc<Party<'a>>>,
+    subscriber: Option<Arc<Subscriber<'a>>>,
+    patient: Option<Arc<Patient<'a>>>,
     /// HL01 of the open 2000A and 2000B.
     hl_provider: Option<&'a str>,
     hl_subscriber: Option<&'a str>,
-    claim: Option<Claim>,
+    claim: Option<Claim<'a>>,
     /// The kind the open claim's service segments show.
     line_kind: Option<ClaimKind>,
 }
 
 /// Reads the claims of `tx` into `out`.
-pub(super) fn read_into(tx: &Transaction<'_, '_>, out: &mut Claims) {
+pub(super) fn read_into<'a>(tx: &Transaction<'_, 'a>, out: &mut Claims<'a>) {
     if tx.set_id() != Some("837") {
         out.issues
             .push(Issue::error(codes::NOT_A_CLAIM_SET, tx.st().position(1)));
@@ -311,7 +311,7 @@ impl<'a> Reader<'a, '_> {
             b"N3" | b"N4" | b"REF" | b"DMG" => self.party_detail(id, &Fields::new(seg)),
             b"SBR" => self.sbr(&Fields::new(seg)),
             b"PAT" if self.lp == Loop::Patient => {
-                let rel = Fields::new(seg).string(1);
+                let rel = Fields::new(seg).lossy(1);
                 if let Some(p) = &mut self.patient {
                     Arc::make_mut(p).relationship = rel;
                 }
@@ -336,7 +336,7 @@ impl<'a> Reader<'a, '_> {
             b"CTP" if self.lp == Loop::Drug => {
                 let f = Fields::new(seg);
                 let quantity = self.amount(&f, 4);
-                let unit = f.el(5).and_then(|e| components(&e)[0].map(str::to_owned));
+                let unit = f.el(5).and_then(|e| components(&e)[0]);
                 if let Some(d) = self.line_mut().and_then(|l| l.drug.as_mut()) {
                     d.quantity = quantity;
                     d.unit = unit;
@@ -398,7 +398,7 @@ impl<'a> Reader<'a, '_> {
             pay_to: self.pay_to.clone(),
             subscriber: self.subscriber.clone(),
             patient: self.patient.clone(),
-            id: f.string(1),
+            id: f.lossy(1),
             total_charge: None,
             facility_code: None,
             facility_qualifier: None,
@@ -414,9 +414,9 @@ impl<'a> Reader<'a, '_> {
         };
         if let Some(e) = f.el(5) {
             let c = components(&e);
-            claim.facility_code = c[0].map(str::to_owned);
-            claim.facility_qualifier = c[1].map(str::to_owned);
-            claim.frequency = c[2].map(str::to_owned);
+            claim.facility_code = c[0];
+            claim.facility_qualifier = c[1];
+            claim.frequency = c[2];
         }
         if !ok_place || self.subscriber.is_none() {
             claim
@@ -448,7 +448,7 @@ impl<'a> Reader<'a, '_> {
             return;
         };
         if self.kind.is_none() {
-            c.kind = match (self.line_kind, c.facility_qualifier.as_deref()) {
+            c.kind = match (self.line_kind, c.facility_qualifier) {
                 (Some(k), _) => k,
                 (None, Some("A")) => ClaimKind::Institutional,
                 _ => ClaimKind::Professional,
@@ -480,14 +480,14 @@ impl<'a> Reader<'a, '_> {
             return;
         };
         let party = Party {
-            entity: entity.to_owned(),
+            entity,
             is_person: f.text(2) == Some("1"),
-            name: f.string(3),
-            first_name: f.string(4),
-            middle_name: f.string(5),
-            suffix: f.string(7),
-            id_qualifier: f.string(8),
-            id: f.string(9),
+            name: f.lossy(3),
+            first_name: f.lossy(4),
+            middle_name: f.lossy(5),
+            suffix: f.lossy(7),
+            id_qualifier: f.lossy(8),
+            id: f.lossy(9),
             ..Party::default()
         };
         self.target = match (self.lp, entity) {
@@ -569,7 +569,7 @@ impl<'a> Reader<'a, '_> {
         };
     }
 
-    fn party_mut(&mut self) -> Option<&mut Party> {
+    fn party_mut(&mut self) -> Option<&mut Party<'a>> {
         match self.target {
             Target::None => None,
             Target::Submitter => self.submitter.as_mut().map(Arc::make_mut),
@@ -586,11 +586,11 @@ impl<'a> Reader<'a, '_> {
         }
     }
 
-    fn other_mut(&mut self) -> Option<&mut OtherSubscriber> {
+    fn other_mut(&mut self) -> Option<&mut OtherSubscriber<'a>> {
         self.claim.as_mut()?.other_subscribers.last_mut()
     }
 
-    fn line_mut(&mut self) -> Option<&mut ServiceLine> {
+    fn line_mut(&mut self) -> Option<&mut ServiceLine<'a>> {
         self.claim.as_mut()?.lines.last_mut()
     }
 
@@ -598,7 +598,7 @@ impl<'a> Reader<'a, '_> {
     fn party_detail(&mut self, id: &[u8], f: &Fields<'a>) {
         match id {
             b"N3" => {
-                let (l1, l2) = (f.string(1), f.string(2));
+                let (l1, l2) = (f.lossy(1), f.lossy(2));
                 if let Some(p) = self.party_mut() {
                     let a = p.address.get_or_insert_with(Address::default);
                     a.line1 = l1;
@@ -606,8 +606,7 @@ impl<'a> Reader<'a, '_> {
                 }
             }
             b"N4" => {
-                let (city, state, zip, country) =
-                    (f.string(1), f.string(2), f.string(3), f.string(4));
+                let (city, state, zip, country) = (f.lossy(1), f.lossy(2), f.lossy(3), f.lossy(4));
                 if let Some(p) = self.party_mut() {
                     let a = p.address.get_or_insert_with(Address::default);
                     a.city = city;
@@ -624,7 +623,7 @@ impl<'a> Reader<'a, '_> {
                     _ => false,
                 };
                 if tax {
-                    let v = f.string(2);
+                    let v = f.lossy(2);
                     if let Some(p) = self.party_mut() {
                         p.tax_id = v;
                     }
@@ -641,7 +640,7 @@ impl<'a> Reader<'a, '_> {
                     }
                     _ => None,
                 };
-                let gender = f.string(3);
+                let gender = f.lossy(3);
                 if let Some(p) = self.party_mut() {
                     p.birth_date = birth;
                     p.gender = gender;
@@ -656,20 +655,20 @@ impl<'a> Reader<'a, '_> {
         if self.lp == Loop::Subscriber {
             if let Some(s) = &mut self.subscriber {
                 let s = Arc::make_mut(s);
-                s.responsibility = f.string(1);
-                s.relationship = f.string(2);
-                s.group_number = f.string(3);
-                s.group_name = f.string(4);
-                s.claim_filing = f.string(9);
+                s.responsibility = f.lossy(1);
+                s.relationship = f.lossy(2);
+                s.group_number = f.lossy(3);
+                s.group_name = f.lossy(4);
+                s.claim_filing = f.lossy(9);
             }
             return;
         }
         // SBR after CLM starts 2320.
         let other = OtherSubscriber {
-            responsibility: f.string(1),
-            relationship: f.string(2),
-            group_number: f.string(3),
-            claim_filing: f.string(9),
+            responsibility: f.lossy(1),
+            relationship: f.lossy(2),
+            group_number: f.lossy(3),
+            claim_filing: f.lossy(9),
             ..OtherSubscriber::default()
         };
         if let Some(c) = &mut self.claim {
@@ -716,10 +715,7 @@ impl<'a> Reader<'a, '_> {
         match self.lp {
             Loop::Claim | Loop::ClaimProvider => {
                 if let Some(c) = &mut self.claim {
-                    c.dates.push(ClaimDate {
-                        qualifier: qualifier.to_owned(),
-                        period,
-                    });
+                    c.dates.push(ClaimDate { qualifier, period });
                 }
             }
             Loop::LineAdjudication if qualifier == "573" => {
@@ -754,8 +750,8 @@ impl<'a> Reader<'a, '_> {
                 "ABK" | "ABF" | "ABJ" | "ABN" | "APR" | "BK" | "BF" | "BJ" | "BN" | "PR"
             );
             let hc = HealthCode {
-                qualifier: qualifier.to_owned(),
-                code: code.to_owned(),
+                qualifier,
+                code,
                 principal: matches!(qualifier, "ABK" | "BK" | "BBR" | "BR"),
             };
             if let Some(claim) = &mut self.claim {
@@ -782,8 +778,8 @@ impl<'a> Reader<'a, '_> {
             let amount = self.amount(f, r + 1);
             let quantity = self.amount(f, r + 2);
             adjustments.push(Adjustment {
-                group: group.to_owned(),
-                reason: reason.to_owned(),
+                group,
+                reason,
                 amount,
                 quantity,
             });
@@ -833,13 +829,13 @@ impl<'a> Reader<'a, '_> {
     }
 
     /// A procedure composite (`HC:99213:25`); `None` without a code.
-    fn procedure(e: &Element<'a>) -> Option<Procedure> {
+    fn procedure(e: &Element<'a>) -> Option<Procedure<'a>> {
         let c = components(e);
         let code = c[1]?;
         Some(Procedure {
-            qualifier: c[0].unwrap_or("").to_owned(),
-            code: code.to_owned(),
-            modifiers: c[2..6].iter().flatten().map(|m| (*m).to_owned()).collect(),
+            qualifier: c[0].unwrap_or(""),
+            code,
+            modifiers: c[2..6].iter().flatten().copied().collect(),
         })
     }
 
@@ -891,7 +887,7 @@ impl<'a> Reader<'a, '_> {
         }
         let revenue_code = match kind {
             ClaimKind::Institutional => {
-                let r = f.string(1);
+                let r = f.lossy(1);
                 if r.is_none() {
                     self.issue(codes::BAD_ELEMENT, f.pos(1));
                 }
@@ -905,9 +901,9 @@ impl<'a> Reader<'a, '_> {
         line.revenue_code = revenue_code;
         line.procedure = procedure;
         line.charge = charge;
-        line.unit_basis = basis_at.and_then(|n| f.string(n));
+        line.unit_basis = basis_at.and_then(|n| f.lossy(n));
         line.quantity = quantity;
-        line.place_of_service = pos_at.and_then(|n| f.string(n));
+        line.place_of_service = pos_at.and_then(|n| f.lossy(n));
         line.diagnosis_pointers = pointers;
     }
 
@@ -920,8 +916,8 @@ impl<'a> Reader<'a, '_> {
         self.target = Target::None;
         if let Some(l) = self.line_mut() {
             l.drug = Some(Drug {
-                qualifier: qualifier.to_owned(),
-                code: code.to_owned(),
+                qualifier,
+                code,
                 quantity: None,
                 unit: None,
             });
@@ -932,7 +928,7 @@ impl<'a> Reader<'a, '_> {
         let paid = self.required_amount(f, 2);
         let paid_units = self.amount(f, 5);
         let adjudication = LineAdjudication {
-            payer_id: f.string(1),
+            payer_id: f.lossy(1),
             paid,
             procedure: f.el(3).and_then(|e| Self::procedure(&e)),
             paid_units,

@@ -204,7 +204,7 @@ fn kind_name(kind: ClaimKind) -> &'static str {
     }
 }
 
-fn npi(p: Option<&Party>) -> Option<&str> {
+fn npi<'p>(p: Option<&'p Party<'_>>) -> Option<&'p str> {
     p.and_then(Party::npi)
 }
 
@@ -231,7 +231,7 @@ impl ClaimBuilders {
     }
 
     /// Appends the claims of one transaction set.
-    pub(super) fn push(&mut self, env: &Envelope<'_>, claims: &[Claim]) {
+    pub(super) fn push(&mut self, env: &Envelope<'_>, claims: &[Claim<'_>]) {
         let mut seen: HashMap<&str, u32> = HashMap::new();
         for claim in claims {
             // The n-th claim (n ≥ 2) of the set with the same CLM01 gets an
@@ -264,15 +264,15 @@ impl ClaimBuilders {
                     .row()
                     .str(Some(self.key.as_str()))
                     .i32(count(i + 1))
-                    .str(Some(&dx.qualifier))
-                    .str(Some(&dx.code))
+                    .str(Some(dx.qualifier))
+                    .str(Some(dx.code))
                     .bool(Some(dx.principal))
                     .end();
             }
         }
     }
 
-    fn claim_row(&mut self, env: &Envelope<'_>, c: &Claim) {
+    fn claim_row(&mut self, env: &Envelope<'_>, c: &Claim<'_>) {
         let subscriber = c.subscriber.as_deref();
         let patient = c.patient();
         let billing = c.billing_provider.as_deref();
@@ -313,9 +313,9 @@ impl ClaimBuilders {
             .str(Some(kind_name(c.kind)))
             .str(c.id.as_deref())
             .amount(c.total_charge)
-            .str(c.facility_code.as_deref())
-            .str(c.facility_qualifier.as_deref())
-            .str(c.frequency.as_deref())
+            .str(c.facility_code)
+            .str(c.facility_qualifier)
+            .str(c.frequency)
             .str(c.submitter.as_ref().and_then(|p| p.id.as_deref()))
             .str(c.receiver.as_ref().and_then(|p| p.id.as_deref()))
             .str(npi(billing))
@@ -342,7 +342,7 @@ impl ClaimBuilders {
             .date(start(c.date("435")))
             .date(start(service))
             .date(end(service))
-            .str(c.principal_diagnosis().map(|d| d.code.as_str()))
+            .str(c.principal_diagnosis().map(|d| d.code))
             .i32(count(c.diagnoses.len()))
             .i32(count(c.lines.len()))
             .amount(line_total)
@@ -351,7 +351,7 @@ impl ClaimBuilders {
             .end();
     }
 
-    fn line_row(&mut self, i: usize, l: &ServiceLine) {
+    fn line_row(&mut self, i: usize, l: &ServiceLine<'_>) {
         let procedure = l.procedure.as_ref();
         let drug = l.drug.as_ref();
         let paid = l
@@ -364,16 +364,12 @@ impl ClaimBuilders {
             .str(Some(self.key.as_str()))
             .i32(count(i + 1))
             .i64(l.number.map(i64::from))
-            .str(
-                procedure
-                    .map(|p| p.qualifier.as_str())
-                    .filter(|q| !q.is_empty()),
-            )
-            .str(procedure.map(|p| p.code.as_str()))
+            .str(procedure.map(|p| p.qualifier).filter(|q| !q.is_empty()))
+            .str(procedure.map(|p| p.code))
             .strs(
                 procedure
                     .into_iter()
-                    .flat_map(|p| p.modifiers.iter().map(String::as_str)),
+                    .flat_map(|p| p.modifiers.iter().copied()),
             )
             .str(l.revenue_code.as_deref())
             .amount(l.charge)
@@ -383,12 +379,9 @@ impl ClaimBuilders {
             .date(start(l.service_period))
             .date(end(l.service_period))
             .i32s(l.diagnosis_pointers.iter().map(|p| i32::from(*p)))
-            .str(
-                drug.filter(|d| d.qualifier == "N4")
-                    .map(|d| d.code.as_str()),
-            )
+            .str(drug.filter(|d| d.qualifier == "N4").map(|d| d.code))
             .amount(drug.and_then(|d| d.quantity))
-            .str(drug.and_then(|d| d.unit.as_deref()))
+            .str(drug.and_then(|d| d.unit))
             .str(npi(l.providers.iter().find(|p| p.entity == "82")))
             .amount(paid)
             .end();

@@ -11,22 +11,25 @@ use expect_test::{Expect, expect};
 
 use crate::corpus::{corpus_dir, corpus_files};
 
-fn read_file(rel: &str) -> Claims {
-    let bytes = std::fs::read(corpus_dir().join(rel)).expect("corpus file is readable");
-    let doc = Document::read(&bytes).expect("an interchange");
+/// The bytes of a corpus file (claims borrow from them).
+fn corpus_bytes(rel: &str) -> Vec<u8> {
+    std::fs::read(corpus_dir().join(rel)).expect("corpus file is readable")
+}
+
+fn read_input(bytes: &[u8]) -> Claims<'_> {
+    let doc = Document::read(bytes).expect("an interchange");
     read_document_claims(&doc)
 }
 
-fn read_bytes(input: &str) -> Claims {
-    let doc = Document::read(input.as_bytes()).expect("an interchange");
-    read_document_claims(&doc)
+fn read_bytes(input: &str) -> Claims<'_> {
+    read_input(input.as_bytes())
 }
 
-fn opt(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("-")
+fn opt<S: AsRef<str>>(v: &Option<S>) -> &str {
+    v.as_ref().map_or("-", AsRef::as_ref)
 }
 
-fn party(out: &mut String, role: &str, p: Option<&Party>) {
+fn party(out: &mut String, role: &str, p: Option<&Party<'_>>) {
     let Some(p) = p else {
         return;
     };
@@ -65,7 +68,7 @@ fn party(out: &mut String, role: &str, p: Option<&Party>) {
 
 /// A readable rendering of claims with their values (tests only: the
 /// library never prints values).
-fn render(claims: &Claims) -> String {
+fn render(claims: &Claims<'_>) -> String {
     let mut out = String::new();
     for i in &claims.issues {
         let _ = writeln!(
@@ -82,7 +85,7 @@ fn render(claims: &Claims) -> String {
     out
 }
 
-fn render_claim(out: &mut String, c: &Claim) {
+fn render_claim(out: &mut String, c: &Claim<'_>) {
     let _ = writeln!(
         out,
         "claim {} {:?} total={} facility={}:{} freq={} seg={}",
@@ -124,7 +127,7 @@ fn render_claim(out: &mut String, c: &Claim) {
             d.qualifier, d.period.start, d.period.end
         );
     }
-    let codes = |v: &[caresync_x12::claim::HealthCode]| {
+    let codes = |v: &[caresync_x12::claim::HealthCode<'_>]| {
         v.iter()
             .map(|d| {
                 format!(
@@ -241,7 +244,7 @@ fn render_claim(out: &mut String, c: &Claim) {
 }
 
 fn check_file(rel: &str, expect: Expect) {
-    expect.assert_eq(&render(&read_file(rel)));
+    expect.assert_eq(&render(&read_input(&corpus_bytes(rel))));
 }
 
 fn check(input: &str, expect: Expect) {
@@ -678,7 +681,8 @@ fn a_set_that_is_not_837_yields_an_issue() {
 
 #[test]
 fn debug_output_holds_no_patient_values() {
-    let read = read_file(&format!("{P}/demo.example1.837"));
+    let bytes = corpus_bytes(&format!("{P}/demo.example1.837"));
+    let read = read_input(&bytes);
     let claim = &read.claims[0];
     assert_eq!(
         claim.patient().and_then(|p| p.first_name.as_deref()),
@@ -722,7 +726,8 @@ fn codes_are_in_range_and_unique() {
 
 #[test]
 fn kind_follows_the_implementation_or_the_lines() {
-    let read = read_file("linuxforhealth/837_005010X223A3/institutional-claim.837i");
+    let bytes = corpus_bytes("linuxforhealth/837_005010X223A3/institutional-claim.837i");
+    let read = read_input(&bytes);
     assert!(
         read.claims
             .iter()
@@ -754,7 +759,8 @@ proptest::proptest! {
             "DTP*472*RD8*20240102-20240101~", "HI*ABK~", "CAS*CO*1*1*1*2*2~", "SVD*1*1~", "LIN**N4~",
         ];
         let body: String = picks.iter().map(|&i| SOUP[i]).collect();
-        let read = read_bytes(&x837(&body));
+        let input = x837(&body);
+        let read = read_bytes(&input);
         let clm = picks.iter().filter(|&&i| i == 13 || i == 14 || i == 15).count();
         proptest::prop_assert_eq!(read.claims.len(), clm);
     }

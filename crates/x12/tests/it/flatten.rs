@@ -316,7 +316,10 @@ fn every_corpus_file_flattens_one_row_per_item_with_unique_keys() {
             .flatten()
             .sum();
         assert_eq!(flat, total, "{name}");
-        let ids: Vec<Option<String>> = claims.iter().map(|c| c.id.clone()).collect();
+        let ids: Vec<Option<String>> = claims
+            .iter()
+            .map(|c| c.id.as_deref().map(str::to_owned))
+            .collect();
         assert_eq!(strs(&t.claim, "claim_id"), ids, "{name}");
         let all_lines: Vec<_> = claims.iter().flat_map(|c| &c.lines).collect();
         let paid: Vec<Option<i128>> = all_lines

@@ -9,7 +9,7 @@ fn date(d: chrono::NaiveDate) -> Date {
     Date::parse_d8(&d.format("%Y%m%d").to_string()).expect("a generated date")
 }
 
-fn assert_same(claim: &Claim, truth: &ClaimTruth) {
+fn assert_same(claim: &Claim<'_>, truth: &ClaimTruth) {
     let id = truth.claim_id.as_str();
     assert_eq!(claim.id.as_deref(), Some(id));
     assert_eq!(
@@ -36,7 +36,7 @@ fn assert_same(claim: &Claim, truth: &ClaimTruth) {
         Some(truth.patient_given.as_str())
     );
     assert_eq!(patient.birth_date, Some(date(truth.patient_birth_date)));
-    let dx: Vec<&str> = claim.diagnoses.iter().map(|d| d.code.as_str()).collect();
+    let dx: Vec<&str> = claim.diagnoses.iter().map(|d| d.code).collect();
     assert_eq!(dx, truth.diagnoses, "{id}");
     assert!(claim.diagnoses[0].principal);
     assert_eq!(claim.lines.len(), truth.lines.len(), "{id}");
@@ -44,10 +44,13 @@ fn assert_same(claim: &Claim, truth: &ClaimTruth) {
         assert_eq!(line.number, Some(t.number));
         let p = line.procedure.as_ref().expect("a procedure");
         assert_eq!(
-            (p.code.as_str(), &p.modifiers),
-            (t.procedure.as_str(), &t.modifiers)
+            (p.code, p.modifiers.as_slice()),
+            (
+                t.procedure.as_str(),
+                &t.modifiers.iter().map(String::as_str).collect::<Vec<_>>()[..]
+            )
         );
-        assert_eq!(line.revenue_code, t.revenue_code);
+        assert_eq!(line.revenue_code.as_deref(), t.revenue_code.as_deref());
         assert_eq!(line.charge, Some(Amount::from_cents(t.charge_cents)));
         assert_eq!(
             line.quantity,
