@@ -184,7 +184,12 @@ impl<'a> Segment<'a> {
     /// The segment id (`CLM`, `N1`): the bytes before the first element
     /// separator.
     pub fn id(&self) -> &'a [u8] {
-        match memchr::memchr(self.delims.element, self.raw) {
+        // Ids are two or three bytes: look there before searching.
+        let sep = self.delims.element;
+        if let Some(at) = self.raw.iter().take(4).position(|&b| b == sep) {
+            return &self.raw[..at];
+        }
+        match memchr::memchr(sep, self.raw) {
             Some(at) => &self.raw[..at],
             None => self.raw,
         }
@@ -498,8 +503,25 @@ pub(crate) struct Fields<'a, const N: usize> {
 impl<'a, const N: usize> Fields<'a, N> {
     pub(crate) fn new(seg: Segment<'a>) -> Self {
         let mut els = [None; N];
-        for (slot, e) in els.iter_mut().zip(seg.elements()) {
-            *slot = Some(e);
+        // One scalar pass: elements are short, so a byte loop beats a
+        // memchr call per element. The same cuts as [`Segment::elements`].
+        let (raw, delims) = (seg.raw, seg.delims);
+        let Some(id_end) = raw.iter().position(|&b| b == delims.element) else {
+            return Fields { seg, els };
+        };
+        let mut slots = els.iter_mut();
+        let mut from = id_end + 1;
+        for (at, &b) in raw.iter().enumerate().skip(from) {
+            if b == delims.element {
+                let Some(slot) = slots.next() else {
+                    return Fields { seg, els };
+                };
+                *slot = raw.get(from..at).map(|raw| Element { raw, delims });
+                from = at + 1;
+            }
+        }
+        if let Some(slot) = slots.next() {
+            *slot = raw.get(from..).map(|raw| Element { raw, delims });
         }
         Fields { seg, els }
     }
