@@ -7,16 +7,9 @@
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
 
-/// Days from 1970-01-01 to `y-m-d` (proleptic Gregorian), Hinnant's algorithm.
+/// Days from 1970-01-01 to `y-m-d`.
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    caresync_core::calendar::days_from_civil(y, i64::from(m), i64::from(d))
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {

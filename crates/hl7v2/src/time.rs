@@ -71,6 +71,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use caresync_core::calendar::days_from_civil;
 use caresync_core::{ErrorClass, ErrorCode, EventTime};
 
 /// How much of a date/time the sender gave; absent parts are the start of
@@ -618,23 +619,6 @@ const fn days_in_month(year: u32, month: u32) -> u32 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar.
-///
-/// The year is counted from 1 March, so the leap day falls at the end of
-/// the counted year; years group into 400-year eras of 146 097 days.
-const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400; // 0..=399
-    let month_from_march = (month + 9) % 12; // March = 0, February = 11
-    // Days before the month's start within a March-based year: the month
-    // lengths 31 30 31 30 31 31 30 31 30 31 31 follow (153 * m + 2) / 5.
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1; // 0..=365
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    // 719 468 days from 0000-03-01 to 1970-01-01.
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

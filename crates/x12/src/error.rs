@@ -114,15 +114,20 @@ impl Position {
     }
 }
 
+/// Whether `id` is a segment id: two or three upper-case letters or digits.
+#[inline]
+pub(crate) fn is_segment_id(id: &[u8]) -> bool {
+    (2..=3).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 /// A segment id as stored in a [`Position`]: two or three upper-case
 /// letters or digits, NUL-padded, or `???`.
 pub(crate) fn id_bytes(id: &[u8]) -> [u8; 3] {
-    let valid = (2..=3).contains(&id.len())
-        && id
-            .iter()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     let mut out = [0u8; 3];
-    if valid {
+    if is_segment_id(id) {
         out[..id.len()].copy_from_slice(id);
     } else {
         out = *b"???";

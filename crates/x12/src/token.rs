@@ -112,20 +112,6 @@ impl Delimiters {
     }
 }
 
-/// Whether a segment starts with a valid id: two or three upper-case
-/// letters or digits, then the element separator or the end.
-#[inline]
-fn valid_id(raw: &[u8], element: u8) -> bool {
-    let id_ok = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit();
-    match raw {
-        [a, b] => id_ok(a) && id_ok(b),
-        [a, b, c, ..] if *c == element => id_ok(a) && id_ok(b),
-        [a, b, c] => id_ok(a) && id_ok(b) && id_ok(c),
-        [a, b, c, e, ..] => id_ok(a) && id_ok(b) && id_ok(c) && *e == element,
-        _ => false,
-    }
-}
-
 /// A byte that may serve as a delimiter: printable, not a letter, digit or
 /// space (X12 data uses those).
 fn is_delimiter(b: u8) -> bool {
@@ -484,7 +470,7 @@ impl<'a> Iterator for Tokenizer<'a> {
                 continue;
             }
             let seg = self.segment(start, end, d);
-            if !valid_id(seg.raw, d.element) {
+            if !crate::error::is_segment_id(seg.id()) {
                 self.issues
                     .push(Issue::error(codes::BAD_SEGMENT_ID, seg.position(0)));
             }

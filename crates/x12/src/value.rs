@@ -227,18 +227,33 @@ impl Date {
 
     /// Days since 1970-01-01 (Arrow `Date32`).
     pub fn days_since_epoch(&self) -> i32 {
-        let (y, m, d) = (
+        let days = caresync_core::calendar::days_from_civil(
             i64::from(self.year),
             i64::from(self.month),
             i64::from(self.day),
         );
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = if m > 2 { m - 3 } else { m + 9 };
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        (era * 146_097 + doe - 719_468) as i32
+        days as i32
+    }
+
+    /// The date `days` after 1970-01-01; `None` outside years 1–9999.
+    ///
+    /// ```
+    /// use caresync_x12::Date;
+    ///
+    /// let d = Date::from_days_since_epoch(11_017).expect("a date");
+    /// assert_eq!(d.to_string(), "2000-03-01");
+    /// assert_eq!(d.days_since_epoch(), 11_017);
+    /// ```
+    pub fn from_days_since_epoch(days: i32) -> Option<Date> {
+        let (year, month, day) = caresync_core::calendar::civil_from_days(i64::from(days));
+        let year = u16::try_from(year)
+            .ok()
+            .filter(|y| (1..=9999).contains(y))?;
+        Some(Date {
+            year,
+            month: month as u8,
+            day: day as u8,
+        })
     }
 }
 

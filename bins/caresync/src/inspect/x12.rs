@@ -79,26 +79,13 @@ fn now() -> (Date, u8, u8) {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let (y, m, d) = civil_from_days(days);
-    let date = Date::parse_d8(&format!("{y:04}{m:02}{d:02}"))
-        .or_else(|| Date::parse_d8("19700101"))
-        .expect("a valid date");
+    let date = i32::try_from(secs / 86_400)
+        .ok()
+        .and_then(Date::from_days_since_epoch)
+        .or_else(|| Date::from_days_since_epoch(0))
+        .expect("1970-01-01 is a date");
     let tod = secs % 86_400;
     (date, (tod / 3_600) as u8, ((tod % 3_600) / 60) as u8)
-}
-
-/// Year, month, day of a count of days since 1970-01-01 (Hinnant).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn amount(a: Option<Amount>) -> Json {
