@@ -9,14 +9,18 @@
 //! - `x12_claims/read`: [`Document::read`] and [`read_document_claims`].
 //! - `x12_claims/read_and_flatten`: the same, then every claim into Arrow
 //!   through a [`ClaimFlattener`] (the pipeline the target names).
+//! - `x12_claims/read_and_flatten_streamed`: the same pipeline one
+//!   transaction set at a time ([`read_claims`] then
+//!   [`ClaimFlattener::push_transaction`]), as a stream ingest runs it:
+//!   memory bounded by one transaction set, not the whole file.
 //! - `x12_claims/flatten_only`: claims read outside the timing, flattened.
 
 use std::hint::black_box;
 
 use caresync_testkit::x12::{X12Generator, X12Kind, X12Options};
 use caresync_x12::Document;
-use caresync_x12::claim::read_document_claims;
-use caresync_x12::flatten::flatten_claims;
+use caresync_x12::claim::{read_claims, read_document_claims};
+use caresync_x12::flatten::{ClaimFlattener, flatten_claims};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const CLAIMS: usize = 10_000;
@@ -46,6 +50,17 @@ fn claims(c: &mut Criterion) {
             let doc = Document::read(black_box(&text)).expect("reads");
             let claims = read_document_claims(&doc);
             flatten_claims(&doc, &claims.claims).claim.num_rows()
+        })
+    });
+    g.bench_function("read_and_flatten_streamed", |b| {
+        b.iter(|| {
+            let doc = Document::read(black_box(&text)).expect("reads");
+            let mut flattener = ClaimFlattener::with_capacity(CLAIMS);
+            for tx in doc.transactions() {
+                let claims = read_claims(&tx);
+                flattener.push_transaction(&tx, &claims.claims);
+            }
+            flattener.finish().claim.num_rows()
         })
     });
     g.bench_function("flatten_only", |b| {

@@ -44,7 +44,7 @@ use std::sync::Arc;
 
 use crate::envelope::{Document, Transaction};
 use crate::error::{Issue, Position};
-use crate::value::{Amount, Date};
+use crate::value::{Amount, Date, Inline};
 
 mod read;
 
@@ -291,7 +291,7 @@ pub struct Procedure<'a> {
     /// The code.
     pub code: &'a str,
     /// Up to four modifiers, in order.
-    pub modifiers: Vec<&'a str>,
+    pub modifiers: Inline<&'a str, 4>,
 }
 
 /// A date of a claim (DTP in 2300): `431` onset, `434` statement period,
@@ -387,8 +387,9 @@ pub struct ServiceLine<'a> {
     /// SV105 or SV303, the place of service when it differs from the
     /// claim's.
     pub place_of_service: Option<Cow<'a, str>>,
-    /// SV107 or SV311: 1-based pointers into the claim's diagnoses.
-    pub diagnosis_pointers: Vec<u8>,
+    /// SV107 or SV311: 1-based pointers into the claim's diagnoses (the
+    /// guides allow four; up to eight are kept).
+    pub diagnosis_pointers: Inline<u8, 8>,
     /// DTP*472, the service date or period.
     pub service_period: Option<Period>,
     /// 2410, the NDC drug.

@@ -22,6 +22,9 @@ use crate::token::{Delimiters, Segment, Tokenizer};
 /// ```
 #[derive(Debug)]
 pub struct Document<'a> {
+    /// The input as text, when it is valid UTF-8 (checked once, so
+    /// readers slice element texts from it instead of checking each).
+    text: Option<&'a str>,
     segments: Vec<Segment<'a>>,
     interchanges: Vec<InterchangeIdx>,
     groups: Vec<GroupIdx>,
@@ -66,6 +69,7 @@ impl<'a> Document<'a> {
     pub fn read(input: &'a [u8]) -> Result<Self, Error> {
         let mut tokens = Tokenizer::new(input);
         let mut doc = Document {
+            text: std::str::from_utf8(input).ok(),
             segments: Vec::with_capacity(input.len() / 40 + 8),
             interchanges: Vec::new(),
             groups: Vec::new(),
@@ -328,6 +332,13 @@ impl<'a> Document<'a> {
         &self.segments
     }
 
+    /// The text of `seg` (a segment of this document) when the input is
+    /// valid UTF-8.
+    pub(crate) fn text_of(&self, seg: &Segment<'a>) -> Option<&'a str> {
+        let at = seg.offset();
+        self.text?.get(at..at + seg.raw().len())
+    }
+
     /// The issues found while reading, in input order.
     pub fn issues(&self) -> &[Issue] {
         &self.issues
@@ -496,6 +507,12 @@ impl<'d, 'a> Transaction<'d, 'a> {
     /// The ST segment.
     pub fn st(&self) -> Segment<'a> {
         self.doc.segments[self.idx.st]
+    }
+
+    /// The text of `seg`, a segment of this transaction's document, when
+    /// the input is valid UTF-8.
+    pub(crate) fn text_of(&self, seg: &Segment<'a>) -> Option<&'a str> {
+        self.doc.text_of(seg)
     }
 
     /// The SE segment, when present.

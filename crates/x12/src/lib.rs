@@ -37,4 +37,4 @@ mod value;
 pub use envelope::{Document, Group, Interchange, Transaction};
 pub use error::{Error, Issue, Position, Severity, codes};
 pub use token::{Delimiters, Element, Elements, Segment, Tokenizer};
-pub use value::{Amount, AmountError, Date};
+pub use value::{Amount, AmountError, Date, Inline};

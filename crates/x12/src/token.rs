@@ -481,52 +481,128 @@ impl<'a> Iterator for Tokenizer<'a> {
 
 /// The elements of one segment split once, so each is reached in O(1) by
 /// the transaction readers; the first `N` are kept, later ones ignored.
+///
+/// When the segment's text is known to be valid UTF-8 (the whole input was
+/// checked once, see [`Fields::in_text`]), element texts are sliced from
+/// it instead of being checked one by one.
 pub(crate) struct Fields<'a, const N: usize> {
     pub(crate) seg: Segment<'a>,
-    els: [Option<Element<'a>>; N],
+    text: Option<&'a str>,
+    /// Byte ranges of elements 1..=`count` in the segment.
+    cuts: [(u32, u32); N],
+    count: u8,
 }
 
 impl<'a, const N: usize> Fields<'a, N> {
+    /// The segment's elements, each checked as UTF-8 when read.
     pub(crate) fn new(seg: Segment<'a>) -> Self {
-        let mut els = [None; N];
+        Self::in_text(seg, None)
+    }
+
+    /// The segment's elements; `text` is the segment as text, when known.
+    pub(crate) fn in_text(seg: Segment<'a>, text: Option<&'a str>) -> Self {
+        debug_assert!(text.is_none_or(|t| t.as_bytes() == seg.raw));
+        let mut f = Fields {
+            seg,
+            text,
+            cuts: [(0, 0); N],
+            count: 0,
+        };
+        let raw = seg.raw;
+        let sep = seg.delims.element;
+        // Ranges are u32: a longer segment (a file without terminators)
+        // keeps the elements that start within the first 4 GiB.
+        let limit = raw.len().min(u32::MAX as usize);
         // One scalar pass: elements are short, so a byte loop beats a
         // memchr call per element. The same cuts as [`Segment::elements`].
-        let (raw, delims) = (seg.raw, seg.delims);
-        let Some(id_end) = raw.iter().position(|&b| b == delims.element) else {
-            return Fields { seg, els };
+        let Some(id_end) = raw[..limit].iter().position(|&b| b == sep) else {
+            return f;
         };
-        let mut slots = els.iter_mut();
         let mut from = id_end + 1;
-        for (at, &b) in raw.iter().enumerate().skip(from) {
-            if b == delims.element {
-                let Some(slot) = slots.next() else {
-                    return Fields { seg, els };
-                };
-                *slot = raw.get(from..at).map(|raw| Element { raw, delims });
+        let mut n = 0;
+        for (at, &b) in raw[..limit].iter().enumerate().skip(from) {
+            if b == sep {
+                if n == N {
+                    break;
+                }
+                f.cuts[n] = (from as u32, at as u32);
+                n += 1;
                 from = at + 1;
             }
         }
-        if let Some(slot) = slots.next() {
-            *slot = raw.get(from..).map(|raw| Element { raw, delims });
+        if n < N {
+            f.cuts[n] = (from.min(limit) as u32, limit as u32);
+            n += 1;
         }
-        Fields { seg, els }
+        f.count = n as u8;
+        f
+    }
+
+    /// The byte range of element `n` (1-based).
+    #[inline]
+    fn range(&self, n: u16) -> Option<std::ops::Range<usize>> {
+        let i = usize::from(n).checked_sub(1)?;
+        if i >= usize::from(self.count) {
+            return None;
+        }
+        let (a, b) = self.cuts[i];
+        Some(a as usize..b as usize)
     }
 
     /// Element `n` (1-based).
     pub(crate) fn el(&self, n: u16) -> Option<Element<'a>> {
-        let i = usize::from(n).checked_sub(1)?;
-        self.els.get(i).copied().flatten()
+        let raw = self.seg.raw.get(self.range(n)?)?;
+        Some(Element {
+            raw,
+            delims: self.seg.delims,
+        })
     }
 
     /// The element's bytes, blanks trimmed; `None` when blank.
     pub(crate) fn raw(&self, n: u16) -> Option<&'a [u8]> {
-        let raw = self.el(n)?.raw().trim_ascii();
+        let raw = self.seg.raw.get(self.range(n)?)?.trim_ascii();
         (!raw.is_empty()).then_some(raw)
     }
 
     /// The element as trimmed text, when not blank and valid UTF-8.
+    #[inline]
     pub(crate) fn text(&self, n: u16) -> Option<&'a str> {
-        self.raw(n).and_then(|r| std::str::from_utf8(r).ok())
+        match self.text {
+            // Cuts are at ASCII delimiters, so always at char boundaries.
+            Some(t) => {
+                let v = t.get(self.range(n)?)?.trim_ascii();
+                (!v.is_empty()).then_some(v)
+            }
+            None => self.raw(n).and_then(|r| std::str::from_utf8(r).ok()),
+        }
+    }
+
+    /// The components of element `n` as trimmed text (blank or invalid
+    /// ones `None`); the first `M` are kept.
+    pub(crate) fn parts<const M: usize>(&self, n: u16) -> [Option<&'a str>; M] {
+        let mut out = [None; M];
+        let sep = self.seg.delims.component;
+        match (self.text, self.range(n)) {
+            (Some(t), Some(r)) => {
+                let Some(v) = t.get(r) else {
+                    return out;
+                };
+                for (slot, c) in out.iter_mut().zip(v.split(char::from(sep))) {
+                    let c = c.trim_ascii();
+                    *slot = (!c.is_empty()).then_some(c);
+                }
+            }
+            _ => {
+                if let Some(e) = self.el(n) {
+                    for (slot, c) in out.iter_mut().zip(e.components()) {
+                        *slot = std::str::from_utf8(c.trim_ascii())
+                            .ok()
+                            .filter(|c| !c.is_empty());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The element as owned trimmed text when not blank (invalid bytes
@@ -538,7 +614,15 @@ impl<'a, const N: usize> Fields<'a, N> {
     /// The element as trimmed text when not blank, borrowed from the input
     /// unless invalid bytes had to be replaced.
     pub(crate) fn lossy(&self, n: u16) -> Option<Cow<'a, str>> {
-        self.raw(n).map(String::from_utf8_lossy)
+        if self.text.is_some() {
+            return self.text(n).map(Cow::Borrowed);
+        }
+        // X12 data is almost always ASCII: the plain check is faster than
+        // the lossy decoder's.
+        self.raw(n).map(|r| match std::str::from_utf8(r) {
+            Ok(t) => Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(r),
+        })
     }
 
     /// The position of element `n`.

@@ -302,3 +302,65 @@ mod tests {
         assert!(Date::parse_d8("20241301").is_none());
     }
 }
+
+/// A short list kept inline, without allocating: procedure modifiers (at
+/// most four) and diagnosis pointers. Reads as a slice.
+///
+/// ```
+/// use caresync_x12::Inline;
+///
+/// let mut m: Inline<&str, 4> = Inline::default();
+/// assert!(m.push("25").is_ok());
+/// assert!(m.push("59").is_ok());
+/// assert_eq!(m.as_slice(), ["25", "59"]);
+/// assert_eq!(m.len(), 2);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Inline<T: Copy + Default, const N: usize> {
+    items: [T; N],
+    len: u8,
+}
+
+impl<T: Copy + Default, const N: usize> Default for Inline<T, N> {
+    fn default() -> Self {
+        Inline {
+            items: [T::default(); N],
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy + Default, const N: usize> Inline<T, N> {
+    /// Appends `v`; gives it back when the list is full.
+    pub fn push(&mut self, v: T) -> Result<(), T> {
+        let len = usize::from(self.len);
+        match self.items.get_mut(len) {
+            Some(slot) if len < usize::from(u8::MAX) => {
+                *slot = v;
+                self.len += 1;
+                Ok(())
+            }
+            _ => Err(v),
+        }
+    }
+
+    /// The items, in order.
+    pub fn as_slice(&self) -> &[T] {
+        &self.items[..usize::from(self.len)]
+    }
+}
+
+impl<T: Copy + Default, const N: usize> std::ops::Deref for Inline<T, N> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        self.as_slice()
+    }
+}
+
+impl<T: Copy + Default, const N: usize> fmt::Debug for Inline<T, N> {
+    /// The length only; never values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inline").field("len", &self.len).finish()
+    }
+}

@@ -116,7 +116,7 @@ fn claim_json(c: &claim::Claim<'_>, tx: &caresync_x12::Transaction<'_, '_>) -> J
             json!({
                 "number": l.number,
                 "procedure": l.procedure.as_ref().map(|p| &p.code),
-                "modifiers": l.procedure.as_ref().map(|p| &p.modifiers),
+                "modifiers": l.procedure.as_ref().map(|p| p.modifiers.as_slice()),
                 "revenue_code": l.revenue_code,
                 "charge": amount(l.charge),
                 "quantity": amount(l.quantity),

@@ -9,8 +9,8 @@ use super::{
 };
 use crate::envelope::Transaction;
 use crate::error::{Issue, Position};
-use crate::token::{Element, Segment};
-use crate::value::{Amount, Date};
+use crate::token::Segment;
+use crate::value::{Amount, Date, Inline};
 use caresync_core::ErrorCode;
 
 /// The most elements of a segment the reader looks at (CLM has 20, CAS 19).
@@ -20,23 +20,6 @@ const MAX_ELEMENTS: usize = 20;
 const MAX_COMPONENTS: usize = 8;
 
 type Fields<'a> = crate::token::Fields<'a, MAX_ELEMENTS>;
-
-/// Trimmed text when not blank and valid UTF-8.
-fn clean(raw: &[u8]) -> Option<&str> {
-    std::str::from_utf8(raw)
-        .ok()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-}
-
-/// The components of a composite element as trimmed text.
-fn components<'a>(e: &Element<'a>) -> [Option<&'a str>; MAX_COMPONENTS] {
-    let mut out = [None; MAX_COMPONENTS];
-    for (slot, c) in out.iter_mut().zip(e.components()) {
-        *slot = clean(c);
-    }
-    out
-}
 
 /// Where the reader is in the 837 loop structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,7 +215,11 @@ struct Reader<'a, 'o> {
     /// HL01 of the open 2000A and 2000B.
     hl_provider: Option<&'a str>,
     hl_subscriber: Option<&'a str>,
-    claim: Option<Claim<'a>>,
+    /// Whether the last claim of `out` is open (its loops still being
+    /// read): claims are built in place, never moved.
+    open: bool,
+    /// LX segments ahead of the open claim, to size its lines once.
+    lines_ahead: usize,
     /// The kind the open claim's service segments show.
     line_kind: Option<ClaimKind>,
 }
@@ -257,11 +244,20 @@ pub(super) fn read_into<'a>(tx: &Transaction<'_, 'a>, out: &mut Claims<'a>) {
         patient: None,
         hl_provider: None,
         hl_subscriber: None,
-        claim: None,
+        open: false,
+        lines_ahead: 0,
         line_kind: None,
     };
-    for seg in tx.body() {
-        r.segment(*seg);
+    let body = tx.body();
+    for (i, seg) in body.iter().enumerate() {
+        if seg.is("CLM") {
+            r.lines_ahead = body[i + 1..]
+                .iter()
+                .take_while(|s| !s.is("CLM") && !s.is("HL"))
+                .filter(|s| s.is("LX"))
+                .count();
+        }
+        r.segment(*seg, tx.text_of(seg));
     }
     r.close_claim();
 }
@@ -269,7 +265,7 @@ pub(super) fn read_into<'a>(tx: &Transaction<'_, 'a>, out: &mut Claims<'a>) {
 impl<'a> Reader<'a, '_> {
     fn issue(&mut self, code: ErrorCode, at: Position) {
         let issue = Issue::error(code, at);
-        match &mut self.claim {
+        match self.claim_mut() {
             Some(c) => c.issues.push(issue),
             None => self.out.issues.push(issue),
         }
@@ -295,11 +291,11 @@ impl<'a> Reader<'a, '_> {
         self.amount(f, n)
     }
 
-    fn segment(&mut self, seg: Segment<'a>) {
+    fn segment(&mut self, seg: Segment<'a>, text: Option<&'a str>) {
         let id = seg.id();
         match id {
-            b"HL" => return self.hl(&Fields::new(seg)),
-            b"CLM" => return self.clm(&Fields::new(seg)),
+            b"HL" => return self.hl(&Fields::in_text(seg, text)),
+            b"CLM" => return self.clm(&Fields::in_text(seg, text)),
             _ => {}
         }
         if !self.lp.allows(id) {
@@ -307,19 +303,19 @@ impl<'a> Reader<'a, '_> {
             return;
         }
         match id {
-            b"NM1" => self.nm1(&Fields::new(seg)),
-            b"N3" | b"N4" | b"REF" | b"DMG" => self.party_detail(id, &Fields::new(seg)),
-            b"SBR" => self.sbr(&Fields::new(seg)),
+            b"NM1" => self.nm1(&Fields::in_text(seg, text)),
+            b"N3" | b"N4" | b"REF" | b"DMG" => self.party_detail(id, &Fields::in_text(seg, text)),
+            b"SBR" => self.sbr(&Fields::in_text(seg, text)),
             b"PAT" if self.lp == Loop::Patient => {
-                let rel = Fields::new(seg).lossy(1);
+                let rel = Fields::in_text(seg, text).lossy(1);
                 if let Some(p) = &mut self.patient {
                     Arc::make_mut(p).relationship = rel;
                 }
             }
-            b"DTP" => self.dtp(&Fields::new(seg)),
-            b"HI" if self.lp.in_claim() => self.hi(&Fields::new(seg)),
+            b"DTP" => self.dtp(&Fields::in_text(seg, text)),
+            b"HI" if self.lp.in_claim() => self.hi(&Fields::in_text(seg, text)),
             b"AMT" if self.lp.in_other_subscriber() => {
-                let f = Fields::new(seg);
+                let f = Fields::in_text(seg, text);
                 if f.text(1) == Some("D") {
                     let paid = self.amount(&f, 2);
                     if let Some(o) = self.other_mut() {
@@ -327,22 +323,22 @@ impl<'a> Reader<'a, '_> {
                     }
                 }
             }
-            b"CAS" => self.cas(&Fields::new(seg)),
-            b"LX" => self.lx(&Fields::new(seg)),
-            b"SV1" => self.service(&Fields::new(seg), ClaimKind::Professional),
-            b"SV2" => self.service(&Fields::new(seg), ClaimKind::Institutional),
-            b"SV3" => self.service(&Fields::new(seg), ClaimKind::Dental),
-            b"LIN" => self.lin(&Fields::new(seg)),
+            b"CAS" => self.cas(&Fields::in_text(seg, text)),
+            b"LX" => self.lx(&Fields::in_text(seg, text)),
+            b"SV1" => self.service(&Fields::in_text(seg, text), ClaimKind::Professional),
+            b"SV2" => self.service(&Fields::in_text(seg, text), ClaimKind::Institutional),
+            b"SV3" => self.service(&Fields::in_text(seg, text), ClaimKind::Dental),
+            b"LIN" => self.lin(&Fields::in_text(seg, text)),
             b"CTP" if self.lp == Loop::Drug => {
-                let f = Fields::new(seg);
+                let f = Fields::in_text(seg, text);
                 let quantity = self.amount(&f, 4);
-                let unit = f.el(5).and_then(|e| components(&e)[0]);
+                let unit = f.parts::<1>(5)[0];
                 if let Some(d) = self.line_mut().and_then(|l| l.drug.as_mut()) {
                     d.quantity = quantity;
                     d.unit = unit;
                 }
             }
-            b"SVD" => self.svd(&Fields::new(seg)),
+            b"SVD" => self.svd(&Fields::in_text(seg, text)),
             _ => {}
         }
     }
@@ -408,12 +404,12 @@ impl<'a> Reader<'a, '_> {
             other_codes: Vec::new(),
             providers: Vec::new(),
             other_subscribers: Vec::new(),
-            lines: Vec::new(),
+            lines: Vec::with_capacity(self.lines_ahead),
             issues: Vec::new(),
             at: f.pos(0),
         };
-        if let Some(e) = f.el(5) {
-            let c = components(&e);
+        if f.el(5).is_some() {
+            let c = f.parts::<3>(5);
             claim.facility_code = c[0];
             claim.facility_qualifier = c[1];
             claim.frequency = c[2];
@@ -428,14 +424,15 @@ impl<'a> Reader<'a, '_> {
                 .issues
                 .push(Issue::error(codes::MISSING_CLAIM_ID, f.pos(1)));
         }
-        self.claim = Some(claim);
+        self.out.claims.push(claim);
+        self.open = true;
         self.line_kind = None;
         self.lp = Loop::Claim;
         self.target = Target::None;
         match f.text(2) {
             Some(_) => {
                 let total = self.amount(f, 2);
-                if let Some(c) = &mut self.claim {
+                if let Some(c) = self.claim_mut() {
                     c.total_charge = total;
                 }
             }
@@ -444,11 +441,16 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn close_claim(&mut self) {
-        let Some(mut c) = self.claim.take() else {
+        if !std::mem::replace(&mut self.open, false) {
+            return;
+        }
+        let kind = self.kind;
+        let line_kind = self.line_kind;
+        let Some(c) = self.out.claims.last_mut() else {
             return;
         };
-        if self.kind.is_none() {
-            c.kind = match (self.line_kind, c.facility_qualifier) {
+        if kind.is_none() {
+            c.kind = match (line_kind, c.facility_qualifier) {
                 (Some(k), _) => k,
                 (None, Some("A")) => ClaimKind::Institutional,
                 _ => ClaimKind::Professional,
@@ -470,7 +472,15 @@ impl<'a> Reader<'a, '_> {
                 c.issues.push(Issue::error(codes::UNBALANCED_CLAIM, at));
             }
         }
-        self.out.claims.push(c);
+    }
+
+    /// The open claim.
+    fn claim_mut(&mut self) -> Option<&mut Claim<'a>> {
+        if self.open {
+            self.out.claims.last_mut()
+        } else {
+            None
+        }
     }
 
     fn nm1(&mut self, f: &Fields<'a>) {
@@ -531,7 +541,7 @@ impl<'a> Reader<'a, '_> {
             }
             (Loop::Claim | Loop::ClaimProvider, _) => {
                 self.lp = Loop::ClaimProvider;
-                match &mut self.claim {
+                match self.claim_mut() {
                     Some(c) => {
                         c.providers.push(party);
                         Target::ClaimProvider
@@ -579,7 +589,7 @@ impl<'a> Reader<'a, '_> {
             Target::Insured => Arc::make_mut(self.subscriber.as_mut()?).insured.as_mut(),
             Target::Payer => Arc::make_mut(self.subscriber.as_mut()?).payer.as_mut(),
             Target::Patient => Arc::make_mut(self.patient.as_mut()?).party.as_mut(),
-            Target::ClaimProvider => self.claim.as_mut()?.providers.last_mut(),
+            Target::ClaimProvider => self.claim_mut()?.providers.last_mut(),
             Target::OtherInsured => self.other_mut()?.insured.as_mut(),
             Target::OtherPayer => self.other_mut()?.payer.as_mut(),
             Target::LineProvider => self.line_mut()?.providers.last_mut(),
@@ -587,11 +597,11 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn other_mut(&mut self) -> Option<&mut OtherSubscriber<'a>> {
-        self.claim.as_mut()?.other_subscribers.last_mut()
+        self.claim_mut()?.other_subscribers.last_mut()
     }
 
     fn line_mut(&mut self) -> Option<&mut ServiceLine<'a>> {
-        self.claim.as_mut()?.lines.last_mut()
+        self.claim_mut()?.lines.last_mut()
     }
 
     /// N3, N4, REF and DMG of the current party.
@@ -671,7 +681,7 @@ impl<'a> Reader<'a, '_> {
             claim_filing: f.lossy(9),
             ..OtherSubscriber::default()
         };
-        if let Some(c) = &mut self.claim {
+        if let Some(c) = self.claim_mut() {
             c.other_subscribers.push(other);
         }
         self.lp = Loop::OtherSubscriber;
@@ -714,7 +724,7 @@ impl<'a> Reader<'a, '_> {
         };
         match self.lp {
             Loop::Claim | Loop::ClaimProvider => {
-                if let Some(c) = &mut self.claim {
+                if let Some(c) = self.claim_mut() {
                     c.dates.push(ClaimDate { qualifier, period });
                 }
             }
@@ -733,6 +743,14 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn hi(&mut self, f: &Fields<'a>) {
+        // One allocation for the segment's codes (most are diagnoses).
+        let sent = (1..=MAX_ELEMENTS as u16)
+            .map_while(|n| f.el(n))
+            .filter(|e| !e.is_empty())
+            .count();
+        if let Some(c) = self.claim_mut() {
+            c.diagnoses.reserve(sent);
+        }
         for n in 1..=MAX_ELEMENTS as u16 {
             let Some(e) = f.el(n) else {
                 break;
@@ -740,7 +758,7 @@ impl<'a> Reader<'a, '_> {
             if e.is_empty() {
                 continue;
             }
-            let c = components(&e);
+            let c = f.parts::<2>(n);
             let (Some(qualifier), Some(code)) = (c[0], c[1]) else {
                 self.issue(codes::BAD_ELEMENT, f.pos(n));
                 continue;
@@ -754,7 +772,7 @@ impl<'a> Reader<'a, '_> {
                 code,
                 principal: matches!(qualifier, "ABK" | "BK" | "BBR" | "BR"),
             };
-            if let Some(claim) = &mut self.claim {
+            if let Some(claim) = self.claim_mut() {
                 if diagnosis {
                     claim.diagnoses.push(hc);
                 } else {
@@ -809,7 +827,7 @@ impl<'a> Reader<'a, '_> {
         };
         self.lp = Loop::Line;
         self.target = Target::None;
-        if let Some(c) = &mut self.claim {
+        if let Some(c) = self.claim_mut() {
             c.lines.push(ServiceLine {
                 number,
                 revenue_code: None,
@@ -818,7 +836,7 @@ impl<'a> Reader<'a, '_> {
                 unit_basis: None,
                 quantity: None,
                 place_of_service: None,
-                diagnosis_pointers: Vec::new(),
+                diagnosis_pointers: Inline::default(),
                 service_period: None,
                 drug: None,
                 providers: Vec::new(),
@@ -829,13 +847,20 @@ impl<'a> Reader<'a, '_> {
     }
 
     /// A procedure composite (`HC:99213:25`); `None` without a code.
-    fn procedure(e: &Element<'a>) -> Option<Procedure<'a>> {
-        let c = components(e);
+    fn procedure(f: &Fields<'a>, n: u16) -> Option<Procedure<'a>> {
+        let c = f.parts::<6>(n);
         let code = c[1]?;
         Some(Procedure {
             qualifier: c[0].unwrap_or(""),
             code,
-            modifiers: c[2..6].iter().flatten().copied().collect(),
+            modifiers: {
+                let mut m = Inline::default();
+                for &modifier in c[2..6].iter().flatten() {
+                    // Four slots for four components: never full.
+                    let _ = m.push(modifier);
+                }
+                m
+            },
         })
     }
 
@@ -857,8 +882,8 @@ impl<'a> Reader<'a, '_> {
             ClaimKind::Dental => (1, 2, None, 6, Some(3), Some(11)),
         };
         let procedure = match f.el(proc_at).filter(|e| !e.is_empty()) {
-            Some(e) => {
-                let p = Self::procedure(&e);
+            Some(_) => {
+                let p = Self::procedure(f, proc_at);
                 if p.is_none() {
                     self.issue(codes::BAD_ELEMENT, f.pos(proc_at));
                 }
@@ -873,11 +898,14 @@ impl<'a> Reader<'a, '_> {
         };
         let charge = self.required_amount(f, charge_at);
         let quantity = self.amount(f, qty_at);
-        let mut pointers = Vec::new();
-        if let Some(e) = ptr_at.and_then(|n| f.el(n)) {
-            for c in components(&e).into_iter().flatten() {
+        let mut pointers = Inline::default();
+        if let Some(n) = ptr_at {
+            for c in f.parts::<MAX_COMPONENTS>(n).into_iter().flatten() {
                 match c.parse::<u8>() {
-                    Ok(p) if p > 0 => pointers.push(p),
+                    // As many slots as components read: never full.
+                    Ok(p) if p > 0 => {
+                        let _ = pointers.push(p);
+                    }
                     _ => {
                         self.issue(codes::BAD_ELEMENT, f.pos(ptr_at.unwrap_or(0)));
                         break;
@@ -930,7 +958,7 @@ impl<'a> Reader<'a, '_> {
         let adjudication = LineAdjudication {
             payer_id: f.lossy(1),
             paid,
-            procedure: f.el(3).and_then(|e| Self::procedure(&e)),
+            procedure: Self::procedure(f, 3),
             paid_units,
             adjustments: Vec::new(),
             date: None,

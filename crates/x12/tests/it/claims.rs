@@ -168,7 +168,7 @@ fn render_claim(out: &mut String, c: &Claim<'_>) {
             .as_ref()
             .map(|p| {
                 let mut s = format!("{}:{}", p.qualifier, p.code);
-                for m in &p.modifiers {
+                for m in p.modifiers.iter() {
                     s.push('+');
                     s.push_str(m);
                 }
@@ -187,7 +187,7 @@ fn render_claim(out: &mut String, c: &Claim<'_>) {
             l.charge.map(|a| a.to_string()).unwrap_or("-".into()),
             opt(&l.unit_basis),
             l.quantity.map(|a| a.to_string()).unwrap_or("-".into()),
-            l.diagnosis_pointers
+            l.diagnosis_pointers.as_slice()
         );
         if let Some(p) = &l.place_of_service {
             let _ = write!(out, " pos={p}");
