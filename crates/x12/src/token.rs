@@ -587,9 +587,31 @@ impl<'a, const N: usize> Fields<'a, N> {
                 let Some(v) = t.get(r) else {
                     return out;
                 };
-                for (slot, c) in out.iter_mut().zip(v.split(char::from(sep))) {
+                // Components are a few bytes: one byte loop, cutting the
+                // text at the (ASCII) separator, so at char boundaries.
+                let mut put = |i: usize, c: &'a str| {
                     let c = c.trim_ascii();
-                    *slot = (!c.is_empty()).then_some(c);
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = (!c.is_empty()).then_some(c);
+                    }
+                };
+                let (mut i, mut from) = (0, 0);
+                for (at, &b) in v.as_bytes().iter().enumerate() {
+                    if b == sep {
+                        if i + 1 >= M {
+                            break;
+                        }
+                        put(i, v.get(from..at).unwrap_or(""));
+                        i += 1;
+                        from = at + 1;
+                    }
+                }
+                if i < M {
+                    let end = v.as_bytes()[from..]
+                        .iter()
+                        .position(|&b| b == sep)
+                        .map_or(v.len(), |p| from + p);
+                    put(i, v.get(from..end).unwrap_or(""));
                 }
             }
             _ => {

@@ -194,6 +194,54 @@ pub(super) struct ClaimBuilders {
     pub(super) line: Table,
     pub(super) diagnosis: Table,
     key: Key,
+    /// The keys of the claims being pushed, end to end, and where each
+    /// ends (reused from push to push).
+    keys: String,
+    key_ends: Vec<usize>,
+    /// What each claim's row derives from its lines.
+    derived: Vec<Derived>,
+}
+
+/// A claim's values computed from its lines and dates.
+#[derive(Clone, Copy, Debug)]
+struct Derived {
+    service: Option<Period>,
+    statement: Option<Period>,
+    line_total: Option<Amount>,
+    balanced: Option<bool>,
+}
+
+impl Derived {
+    fn of(c: &Claim<'_>) -> Self {
+        let mut service = c.date("472");
+        let mut line_total: Option<Amount> = None;
+        let mut all_charges = true;
+        for l in &c.lines {
+            if let Some(p) = l.service_period {
+                service = Some(match service {
+                    Some(s) => Period {
+                        start: s.start.min(p.start),
+                        end: s.end.max(p.end),
+                    },
+                    None => p,
+                });
+            }
+            match l.charge {
+                Some(ch) => line_total = Some(line_total.unwrap_or(Amount::ZERO) + ch),
+                None => all_charges = false,
+            }
+        }
+        let balanced = match c.total_charge {
+            Some(total) if all_charges => Some(total == line_total.unwrap_or(Amount::ZERO)),
+            _ => None,
+        };
+        Derived {
+            service,
+            statement: c.date("434"),
+            line_total,
+            balanced,
+        }
+    }
 }
 
 fn kind_name(kind: ClaimKind) -> &'static str {
@@ -224,14 +272,19 @@ impl ClaimBuilders {
     pub(super) fn new(claims: usize) -> Self {
         ClaimBuilders {
             claim: Table::new(CLAIM, claims),
-            line: Table::new(CLAIM_LINE, claims * 2),
-            diagnosis: Table::new(CLAIM_DIAGNOSIS, claims * 2),
+            line: Table::new(CLAIM_LINE, claims * 4),
+            diagnosis: Table::new(CLAIM_DIAGNOSIS, claims * 3),
             key: Key::default(),
+            keys: String::new(),
+            key_ends: Vec::new(),
+            derived: Vec::new(),
         }
     }
 
-    /// Appends the claims of one transaction set.
-    pub(super) fn push(&mut self, env: &Envelope<'_>, claims: &[Claim<'_>]) {
+    /// Builds the keys of `claims` into `keys`/`key_ends`.
+    fn keys(&mut self, env: &Envelope<'_>, claims: &[Claim<'_>]) {
+        self.keys.clear();
+        self.key_ends.clear();
         let mut seen: HashMap<&str, u32> = HashMap::new();
         for claim in claims {
             // The n-th claim (n ≥ 2) of the set with the same CLM01 gets an
@@ -255,135 +308,182 @@ impl ClaimBuilders {
             if ordinal > 1 {
                 self.key.marker(ordinal);
             }
-            self.claim_row(env, claim);
-            for (i, line) in claim.lines.iter().enumerate() {
-                self.line_row(i, line);
-            }
-            for (i, dx) in claim.diagnoses.iter().enumerate() {
-                self.diagnosis
-                    .row()
-                    .str(Some(self.key.as_str()))
-                    .i32(count(i + 1))
-                    .str(Some(dx.qualifier))
-                    .str(Some(dx.code))
-                    .bool(Some(dx.principal))
-                    .end();
-            }
+            self.keys.push_str(self.key.as_str());
+            self.key_ends.push(self.keys.len());
         }
     }
 
-    fn claim_row(&mut self, env: &Envelope<'_>, c: &Claim<'_>) {
-        let subscriber = c.subscriber.as_deref();
-        let patient = c.patient();
-        let billing = c.billing_provider.as_deref();
-        let relationship = match &c.patient {
-            Some(p) => p.relationship.as_deref(),
-            None => subscriber.and_then(|s| s.relationship.as_deref()),
+    /// Appends the claims of one transaction set, column by column.
+    pub(super) fn push(&mut self, env: &Envelope<'_>, claims: &[Claim<'_>]) {
+        self.keys(env, claims);
+        self.derived.clear();
+        self.derived.extend(claims.iter().map(Derived::of));
+        let ClaimBuilders {
+            claim: claim_table,
+            line: line_table,
+            diagnosis: diagnosis_table,
+            keys,
+            key_ends,
+            derived,
+            ..
+        } = self;
+        let key = |i: usize| -> &str {
+            let from = i.checked_sub(1).map_or(0, |p| key_ends[p]);
+            &keys[from..key_ends[i]]
         };
-        let mut service = c.date("472");
-        let mut line_total: Option<Amount> = None;
-        let mut all_charges = true;
-        for l in &c.lines {
-            if let Some(p) = l.service_period {
-                service = Some(match service {
-                    Some(s) => Period {
-                        start: s.start.min(p.start),
-                        end: s.end.max(p.end),
-                    },
-                    None => p,
-                });
-            }
-            match l.charge {
-                Some(ch) => line_total = Some(line_total.unwrap_or(Amount::ZERO) + ch),
-                None => all_charges = false,
-            }
-        }
-        let balanced = match c.total_charge {
-            Some(total) if all_charges => Some(total == line_total.unwrap_or(Amount::ZERO)),
-            _ => None,
-        };
-        let statement = c.date("434");
-        self.claim
-            .row()
-            .str(Some(self.key.as_str()))
-            .str(env.interchange)
-            .str(env.group)
-            .str(env.transaction)
-            .str(env.implementation)
-            .str(Some(kind_name(c.kind)))
-            .str(c.id.as_deref())
-            .amount(c.total_charge)
-            .str(c.facility_code)
-            .str(c.facility_qualifier)
-            .str(c.frequency)
-            .str(c.submitter.as_ref().and_then(|p| p.id.as_deref()))
-            .str(c.receiver.as_ref().and_then(|p| p.id.as_deref()))
-            .str(npi(billing))
-            .str(billing.and_then(|p| p.name.as_deref()))
-            .str(billing.and_then(|p| p.tax_id.as_deref()))
-            .str(c.payer().and_then(|p| p.id.as_deref()))
-            .str(c.payer().and_then(|p| p.name.as_deref()))
-            .str(c.responsibility())
-            .str(subscriber.and_then(|s| s.claim_filing.as_deref()))
-            .str(subscriber.and_then(|s| s.group_number.as_deref()))
-            .str(c.insured().and_then(|p| p.id.as_deref()))
-            .bool(Some(c.patient_is_subscriber()))
-            .str(relationship)
-            .str(patient.and_then(|p| p.name.as_deref()))
-            .str(patient.and_then(|p| p.first_name.as_deref()))
-            .date(patient.and_then(|p| p.birth_date))
-            .str(patient.and_then(|p| p.gender.as_deref()))
-            .str(npi(c.rendering_provider()))
-            .str(npi(c.referring_provider()))
-            .str(npi(c.service_facility()))
-            .date(start(statement))
-            .date(end(statement))
-            .date(start(c.date("431")))
-            .date(start(c.date("435")))
-            .date(start(service))
-            .date(end(service))
-            .str(c.principal_diagnosis().map(|d| d.code))
-            .i32(count(c.diagnoses.len()))
-            .i32(count(c.lines.len()))
-            .amount(line_total)
-            .bool(balanced)
-            .strs(c.issues.iter().map(|i| i.code.code()))
-            .end();
-    }
+        claim_rows(claim_table, env, claims, derived, &key);
 
-    fn line_row(&mut self, i: usize, l: &ServiceLine<'_>) {
-        let procedure = l.procedure.as_ref();
-        let drug = l.drug.as_ref();
-        let paid = l
-            .adjudications
-            .iter()
-            .filter_map(|a| a.paid)
-            .reduce(|a, b| a + b);
-        self.line
-            .row()
-            .str(Some(self.key.as_str()))
-            .i32(count(i + 1))
-            .i64(l.number.map(i64::from))
-            .str(procedure.map(|p| p.qualifier).filter(|q| !q.is_empty()))
-            .str(procedure.map(|p| p.code))
-            .strs(
-                procedure
-                    .into_iter()
-                    .flat_map(|p| p.modifiers.iter().copied()),
-            )
-            .str(l.revenue_code.as_deref())
-            .amount(l.charge)
-            .str(l.unit_basis.as_deref())
-            .amount(l.quantity)
-            .str(l.place_of_service.as_deref())
-            .date(start(l.service_period))
-            .date(end(l.service_period))
-            .i32s(l.diagnosis_pointers.iter().map(|p| i32::from(*p)))
-            .str(drug.filter(|d| d.qualifier == "N4").map(|d| d.code))
-            .amount(drug.and_then(|d| d.quantity))
-            .str(drug.and_then(|d| d.unit))
-            .str(npi(l.providers.iter().find(|p| p.entity == "82")))
-            .amount(paid)
+        // Lines and diagnoses: (claim index, position in the claim, item).
+        let lines = || {
+            claims
+                .iter()
+                .enumerate()
+                .flat_map(|(ci, c)| c.lines.iter().enumerate().map(move |(i, l)| (ci, i, l)))
+        };
+        line_rows(line_table, lines().count(), lines, &key);
+        let dxs = || {
+            claims
+                .iter()
+                .enumerate()
+                .flat_map(|(ci, c)| c.diagnoses.iter().enumerate().map(move |(i, d)| (ci, i, d)))
+        };
+        diagnosis_table
+            .columns(dxs().count())
+            .str(dxs().map(|(ci, _, _)| Some(key(ci))))
+            .i32(dxs().map(|(_, i, _)| count(i + 1)))
+            .str(dxs().map(|(_, _, d)| Some(d.qualifier)))
+            .str(dxs().map(|(_, _, d)| Some(d.code)))
+            .bool(dxs().map(|(_, _, d)| Some(d.principal)))
             .end();
     }
+}
+
+/// The `claim` rows of `claims`.
+fn claim_rows<'k>(
+    t: &mut Table,
+    env: &Envelope<'_>,
+    claims: &[Claim<'_>],
+    derived: &[Derived],
+    key: &impl Fn(usize) -> &'k str,
+) {
+    let n = claims.len();
+    let each = || claims.iter();
+    t.columns(n)
+        .str((0..n).map(|i| Some(key(i))))
+        .str(std::iter::repeat_n(env.interchange, n))
+        .str(std::iter::repeat_n(env.group, n))
+        .str(std::iter::repeat_n(env.transaction, n))
+        .str(std::iter::repeat_n(env.implementation, n))
+        .str(each().map(|c| Some(kind_name(c.kind))))
+        .str(each().map(|c| c.id.as_deref()))
+        .amount(each().map(|c| c.total_charge))
+        .str(each().map(|c| c.facility_code))
+        .str(each().map(|c| c.facility_qualifier))
+        .str(each().map(|c| c.frequency))
+        .str(each().map(|c| c.submitter.as_ref().and_then(|p| p.id.as_deref())))
+        .str(each().map(|c| c.receiver.as_ref().and_then(|p| p.id.as_deref())))
+        .str(each().map(|c| npi(c.billing_provider.as_deref())))
+        .str(each().map(|c| c.billing_provider.as_ref().and_then(|p| p.name.as_deref())))
+        .str(each().map(|c| {
+            c.billing_provider
+                .as_ref()
+                .and_then(|p| p.tax_id.as_deref())
+        }))
+        .str(each().map(|c| c.payer().and_then(|p| p.id.as_deref())))
+        .str(each().map(|c| c.payer().and_then(|p| p.name.as_deref())))
+        .str(each().map(|c| c.responsibility()))
+        .str(each().map(|c| {
+            c.subscriber
+                .as_ref()
+                .and_then(|s| s.claim_filing.as_deref())
+        }))
+        .str(each().map(|c| {
+            c.subscriber
+                .as_ref()
+                .and_then(|s| s.group_number.as_deref())
+        }))
+        .str(each().map(|c| c.insured().and_then(|p| p.id.as_deref())))
+        .bool(each().map(|c| Some(c.patient_is_subscriber())))
+        .str(each().map(|c| {
+            match &c.patient {
+                Some(p) => p.relationship.as_deref(),
+                None => c
+                    .subscriber
+                    .as_ref()
+                    .and_then(|s| s.relationship.as_deref()),
+            }
+        }))
+        .str(each().map(|c| c.patient().and_then(|p| p.name.as_deref())))
+        .str(each().map(|c| c.patient().and_then(|p| p.first_name.as_deref())))
+        .date(each().map(|c| c.patient().and_then(|p| p.birth_date)))
+        .str(each().map(|c| c.patient().and_then(|p| p.gender.as_deref())))
+        .str(each().map(|c| npi(c.rendering_provider())))
+        .str(each().map(|c| npi(c.referring_provider())))
+        .str(each().map(|c| npi(c.service_facility())))
+        .date(derived.iter().map(|d| start(d.statement)))
+        .date(derived.iter().map(|d| end(d.statement)))
+        .date(each().map(|c| start(c.date("431"))))
+        .date(each().map(|c| start(c.date("435"))))
+        .date(derived.iter().map(|d| start(d.service)))
+        .date(derived.iter().map(|d| end(d.service)))
+        .str(each().map(|c| c.principal_diagnosis().map(|d| d.code)))
+        .i32(each().map(|c| count(c.diagnoses.len())))
+        .i32(each().map(|c| count(c.lines.len())))
+        .amount(derived.iter().map(|d| d.line_total))
+        .bool(derived.iter().map(|d| d.balanced))
+        .strs(each().map(|c| c.issues.iter().map(|i| i.code.code())))
+        .end();
+}
+
+/// The `claim_line` rows: `lines` yields (claim index, position, line).
+fn line_rows<'c, 'a: 'c, 'k, I>(
+    t: &mut Table,
+    n: usize,
+    lines: impl Fn() -> I,
+    key: &impl Fn(usize) -> &'k str,
+) where
+    I: Iterator<Item = (usize, usize, &'c ServiceLine<'a>)>,
+{
+    let each = || lines().map(|(_, _, l)| l);
+    t.columns(n)
+        .str(lines().map(|(ci, _, _)| Some(key(ci))))
+        .i32(lines().map(|(_, i, _)| count(i + 1)))
+        .i64(each().map(|l| l.number.map(i64::from)))
+        .str(each().map(|l| {
+            l.procedure
+                .as_ref()
+                .map(|p| p.qualifier)
+                .filter(|q| !q.is_empty())
+        }))
+        .str(each().map(|l| l.procedure.as_ref().map(|p| p.code)))
+        .strs(each().map(|l| {
+            l.procedure
+                .as_ref()
+                .into_iter()
+                .flat_map(|p| p.modifiers.iter().copied())
+        }))
+        .str(each().map(|l| l.revenue_code.as_deref()))
+        .amount(each().map(|l| l.charge))
+        .str(each().map(|l| l.unit_basis.as_deref()))
+        .amount(each().map(|l| l.quantity))
+        .str(each().map(|l| l.place_of_service.as_deref()))
+        .date(each().map(|l| start(l.service_period)))
+        .date(each().map(|l| end(l.service_period)))
+        .i32s(each().map(|l| l.diagnosis_pointers.iter().map(|p| i32::from(*p))))
+        .str(each().map(|l| {
+            l.drug
+                .as_ref()
+                .filter(|d| d.qualifier == "N4")
+                .map(|d| d.code)
+        }))
+        .amount(each().map(|l| l.drug.as_ref().and_then(|d| d.quantity)))
+        .str(each().map(|l| l.drug.as_ref().and_then(|d| d.unit)))
+        .str(each().map(|l| npi(l.providers.iter().find(|p| p.entity == "82"))))
+        .amount(each().map(|l| {
+            l.adjudications
+                .iter()
+                .filter_map(|a| a.paid)
+                .reduce(|a, b| a + b)
+        }))
+        .end();
 }

@@ -58,9 +58,10 @@ impl Ty {
         }
     }
 
-    fn builder(self, rows: usize) -> Col {
+    /// A builder with room for `rows` values (`text` bytes each for text).
+    fn builder(self, rows: usize, text: usize) -> Col {
         match self {
-            Ty::Utf8 => Col::Utf8(StringBuilder::with_capacity(rows, rows * 12)),
+            Ty::Utf8 => Col::Utf8(StringBuilder::with_capacity(rows, rows * text)),
             Ty::Bool => Col::Bool(BooleanBuilder::with_capacity(rows)),
             Ty::I32 => Col::I32(Int32Builder::with_capacity(rows)),
             Ty::I64 => Col::I64(Int64Builder::with_capacity(rows)),
@@ -198,7 +199,14 @@ impl Table {
     pub(crate) fn new(spec: &[ColumnSpec], rows: usize) -> Self {
         Table {
             schema: schema(spec),
-            cols: spec.iter().map(|c| c.ty.builder(rows)).collect(),
+            // Keys are several parts joined (~40 bytes); other texts are
+            // codes, ids and names (~12 bytes).
+            cols: spec
+                .iter()
+                .map(|c| {
+                    c.ty.builder(rows, if c.role == Role::Key { 48 } else { 16 })
+                })
+                .collect(),
         }
     }
 
@@ -218,6 +226,103 @@ impl Table {
     pub(crate) fn finish(&mut self) -> RecordBatch {
         let arrays = self.cols.iter_mut().map(Col::finish).collect();
         RecordBatch::try_new(self.schema.clone(), arrays).expect(LAYOUT)
+    }
+}
+
+/// Whole columns being written for a run of new rows: each column gets
+/// all its values in one tight loop over one builder (faster than a row at
+/// a time across every builder).
+pub(crate) struct Cols<'t> {
+    cols: std::slice::IterMut<'t, Col>,
+    rows: usize,
+}
+
+impl Table {
+    /// Starts writing `rows` new rows column by column; every column must
+    /// then be written once, in order, with exactly `rows` values, and the
+    /// run ended with [`Cols::end`].
+    pub(crate) fn columns(&mut self, rows: usize) -> Cols<'_> {
+        Cols {
+            cols: self.cols.iter_mut(),
+            rows,
+        }
+    }
+}
+
+/// Appends every value of `v` to the builder `$b` and checks the count.
+macro_rules! fill {
+    ($self:ident, $variant:ident, $v:ident, |$b:ident, $x:ident| $append:expr) => {{
+        let rows = $self.rows;
+        match $self.cols.next().expect(LAYOUT) {
+            Col::$variant($b) => {
+                let before = $b.len();
+                for $x in $v {
+                    $append;
+                }
+                assert_eq!($b.len() - before, rows, "{LAYOUT}");
+            }
+            _ => panic!("{LAYOUT}"),
+        }
+        $self
+    }};
+}
+
+impl Cols<'_> {
+    pub(crate) fn str<'v>(&mut self, v: impl Iterator<Item = Option<&'v str>>) -> &mut Self {
+        fill!(self, Utf8, v, |b, x| b.append_option(x))
+    }
+
+    pub(crate) fn bool(&mut self, v: impl Iterator<Item = Option<bool>>) -> &mut Self {
+        fill!(self, Bool, v, |b, x| b.append_option(x))
+    }
+
+    pub(crate) fn i32(&mut self, v: impl Iterator<Item = Option<i32>>) -> &mut Self {
+        fill!(self, I32, v, |b, x| b.append_option(x))
+    }
+
+    pub(crate) fn i64(&mut self, v: impl Iterator<Item = Option<i64>>) -> &mut Self {
+        fill!(self, I64, v, |b, x| b.append_option(x))
+    }
+
+    pub(crate) fn amount(&mut self, v: impl Iterator<Item = Option<Amount>>) -> &mut Self {
+        fill!(self, Amount, v, |b, x| b
+            .append_option(x.map(|a| i128::from(a.ten_thousandths()))))
+    }
+
+    pub(crate) fn date(&mut self, v: impl Iterator<Item = Option<Date>>) -> &mut Self {
+        fill!(self, Date, v, |b, x| b
+            .append_option(x.map(|d| d.days_since_epoch())))
+    }
+
+    /// Lists of strings; never null (empty when there are none).
+    pub(crate) fn strs<'v, L: IntoIterator<Item = &'v str>>(
+        &mut self,
+        v: impl Iterator<Item = L>,
+    ) -> &mut Self {
+        fill!(self, StrList, v, |b, list| {
+            for s in list {
+                b.values().append_value(s);
+            }
+            b.append(true)
+        })
+    }
+
+    /// Lists of integers; never null (empty when there are none).
+    pub(crate) fn i32s<L: IntoIterator<Item = i32>>(
+        &mut self,
+        v: impl Iterator<Item = L>,
+    ) -> &mut Self {
+        fill!(self, I32List, v, |b, list| {
+            for n in list {
+                b.values().append_value(n);
+            }
+            b.append(true)
+        })
+    }
+
+    /// Ends the run, checking that every column was written.
+    pub(crate) fn end(&mut self) {
+        assert!(self.cols.next().is_none(), "{LAYOUT}");
     }
 }
 
@@ -255,14 +360,6 @@ impl Row<'_> {
         self
     }
 
-    pub(crate) fn i64(&mut self, v: Option<i64>) -> &mut Self {
-        match self.next() {
-            Col::I64(b) => b.append_option(v),
-            _ => panic!("{LAYOUT}"),
-        }
-        self
-    }
-
     pub(crate) fn amount(&mut self, v: Option<Amount>) -> &mut Self {
         match self.next() {
             Col::Amount(b) => b.append_option(v.map(|a| i128::from(a.ten_thousandths()))),
@@ -285,20 +382,6 @@ impl Row<'_> {
             Col::StrList(b) => {
                 for s in v {
                     b.values().append_value(s);
-                }
-                b.append(true);
-            }
-            _ => panic!("{LAYOUT}"),
-        }
-        self
-    }
-
-    /// A list of integers; never null (empty when there are none).
-    pub(crate) fn i32s(&mut self, v: impl IntoIterator<Item = i32>) -> &mut Self {
-        match self.next() {
-            Col::I32List(b) => {
-                for n in v {
-                    b.values().append_value(n);
                 }
                 b.append(true);
             }
