@@ -136,6 +136,17 @@ pub enum LakeError {
         latest: i64,
     },
 
+    /// A change of a merge cannot be applied (a null key, a null or
+    /// malformed version, an unknown operation); nothing was written. The
+    /// rejection names the row and column, never the value.
+    #[error("change rejected by table {url}: {rejection}")]
+    Rejected {
+        /// The table.
+        url: String,
+        /// The code and location of the bad change.
+        rejection: caresync_core::Rejection,
+    },
+
     /// Another writer committed first and the commit could not be reconciled
     /// with it, or the same application id committed concurrently. Refresh and
     /// retry (for [`append_idempotent`](crate::LakeTable::append_idempotent),

@@ -65,12 +65,14 @@
 
 mod error;
 mod location;
+mod merge;
 mod read;
 mod spec;
 mod table;
 mod write;
 
 pub use error::LakeError;
+pub use merge::{MergeOutcome, MergeReport, MergeSpec, Stage, StagedMerge, TOMBSTONE_TABLE};
 pub use read::{CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN};
 pub use spec::TableSpec;
 pub use table::{LakeTable, OpenOptions};

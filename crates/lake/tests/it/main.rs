@@ -4,6 +4,7 @@ mod bad_input;
 mod cdf;
 mod common;
 mod idempotent;
+mod merge;
 mod roundtrip;
 mod s3;
 mod time_travel;

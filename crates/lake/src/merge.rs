@@ -1,0 +1,1045 @@
+//! Idempotent merges: the plans of [`caresync_merge`] applied to a Delta
+//! table, exactly once per (application id, batch sequence).
+//!
+//! [`LakeTable::merge`] takes a batch of changes (rows with the table's
+//! columns, and optionally an operation column), and:
+//!
+//! 1. refreshes the table and returns [`MergeOutcome::AlreadyApplied`] when
+//!    the table (or its tombstones) already records the batch's `txn`
+//!    (application id, sequence): a retried batch after a crash is skipped;
+//! 2. checks every change before writing anything: a null key, a null or
+//!    malformed version or an unknown operation is a
+//!    [`LakeError::Rejected`] naming the row and column (codes
+//!    `MERGE-0001`..`MERGE-0004`), a batch without the table's columns is a
+//!    [`LakeError::SchemaMismatch`];
+//! 3. keeps one change per key ([`caresync_merge::dedupe`]), then finds the
+//!    files that may hold the batch's keys by the key column's min/max
+//!    statistics and reads only their key and version columns to find the
+//!    rows the batch meets;
+//! 4. plans ([`caresync_merge::plan`]) against those rows and the table's
+//!    tombstones: late and duplicate changes change nothing;
+//! 5. rewrites only the files holding an updated or deleted row (the other
+//!    rows copied, the new versions written beside them, so files stay
+//!    clustered by key) and writes new keys to a new file;
+//! 6. commits the removes, adds, change-data files (`insert`,
+//!    `update_preimage`, `update_postimage`, `delete`, only the rows that
+//!    changed) and the `txn` in one Delta commit, and on a conflict with a
+//!    concurrent writer starts again from 1 (a bounded number of times).
+//!
+//! # Tombstones
+//!
+//! A delete removes the row and records a tombstone (key and version) in a
+//! side table under the table root, `_caresync_tombstones/` (a Delta table
+//! of its own: it travels with the table on any object store, and Delta
+//! readers and vacuum of the main table ignore it). A tombstone makes an
+//! older upsert arriving later a no-op (`late`). Tombstones older than the
+//! [`MergeSpec`]'s retention (30 days by default, counted from when they
+//! were recorded) are ignored, so an upsert older than such a delete brings
+//! its key back: the retention must exceed the longest delay after which a
+//! source may still deliver a change.
+//!
+//! The rows are committed before the tombstones, and the batch's `txn` goes
+//! on the last of the two commits: a crash in between leaves a batch that is
+//! not marked done, and its replay completes it.
+//!
+//! Partitioned tables and tables with deletion vectors are not merged into
+//! yet: [`LakeError::InvalidSpec`].
+
+mod files;
+mod keys;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use caresync_core::{ChangeOp, EventTime, Version};
+use caresync_merge::{
+    Counters, FileId, FileStats, KeyedChange, MergeError, RowLocation, Stored, TombstoneRetention,
+};
+use deltalake::arrow::array::{
+    Array, ArrayRef, AsArray as _, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
+};
+use deltalake::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, LogicalFileView, Transaction};
+use deltalake::operations::write::WriterStatsConfig;
+use deltalake::protocol::DeltaOperation;
+
+use self::files::Writer;
+use self::keys::Codec;
+use crate::error::write_error;
+use crate::spec::check_batches;
+use crate::{LakeError, LakeTable, TableSpec};
+
+/// How many times [`LakeTable::merge`] plans and commits a batch when
+/// concurrent writers keep winning.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// Where the tombstones of a table are kept, under its root.
+pub const TOMBSTONE_TABLE: &str = "_caresync_tombstones";
+
+/// Columns the tombstone table adds to the key columns.
+const TOMBSTONE_VERSION: &str = "_caresync_version";
+const TOMBSTONE_RECORDED_AT: &str = "_caresync_recorded_at";
+
+/// How changes map onto a table: key columns, the version column and the
+/// optional operation column.
+#[derive(Clone, Debug)]
+pub struct MergeSpec {
+    keys: Vec<String>,
+    version: String,
+    op: Option<String>,
+    retention: TombstoneRetention,
+}
+
+impl MergeSpec {
+    /// Changes keyed by `keys` (columns of the table), ordered by `version`
+    /// (a column of the table: `Int64`, `Int32` and timestamps compare as
+    /// numbers, `Utf8` holds `caresync_core::Version` text). Every change
+    /// is an upsert unless an operation column is named.
+    pub fn new(
+        keys: impl IntoIterator<Item = impl Into<String>>,
+        version: impl Into<String>,
+    ) -> Self {
+        MergeSpec {
+            keys: keys.into_iter().map(Into::into).collect(),
+            version: version.into(),
+            op: None,
+            retention: TombstoneRetention::DEFAULT,
+        }
+    }
+
+    /// Names the `Utf8` column of the change batches (not a table column)
+    /// holding each change's operation: `insert`, `update` or `delete`.
+    #[must_use]
+    pub fn with_op_column(mut self, column: impl Into<String>) -> Self {
+        self.op = Some(column.into());
+        self
+    }
+
+    /// How long tombstones defeat late upserts (default 30 days).
+    #[must_use]
+    pub fn with_tombstone_retention(mut self, retention: TombstoneRetention) -> Self {
+        self.retention = retention;
+        self
+    }
+}
+
+/// What [`LakeTable::merge`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MergeOutcome {
+    /// The batch was applied (possibly changing nothing, when every change
+    /// was late or a duplicate) and recorded as this table version.
+    Committed {
+        /// The table version that records the batch.
+        version: i64,
+        /// What the batch did.
+        report: MergeReport,
+    },
+    /// The table already records this batch sequence (or a later one) for
+    /// the application id; nothing was written.
+    AlreadyApplied {
+        /// The application's last recorded sequence.
+        last_txn_version: i64,
+    },
+}
+
+/// The counts of one applied batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MergeReport {
+    /// One label per received change (applied, superseded, duplicate, late).
+    pub counters: Counters,
+    /// Rows written for keys without a live row.
+    pub inserted: u64,
+    /// Rows replaced by newer versions.
+    pub updated: u64,
+    /// Rows removed by deletes.
+    pub deleted: u64,
+    /// Tombstones recorded.
+    pub tombstones: u64,
+    /// Data files whose key and version columns were read.
+    pub files_read: u64,
+    /// Data files rewritten.
+    pub files_rewritten: u64,
+    /// Plans made (more than one when concurrent writers won).
+    pub attempts: u32,
+}
+
+/// A planned batch whose files are written but not committed: committing
+/// makes it visible; dropping it leaves only unreferenced files (what a
+/// crash between write and commit leaves).
+pub struct StagedMerge {
+    app_id: String,
+    seq: i64,
+    read_version: i64,
+    actions: Vec<Action>,
+    tombstones: Option<RecordBatch>,
+    report: MergeReport,
+}
+
+impl fmt::Debug for StagedMerge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StagedMerge")
+            .field("app_id", &self.app_id)
+            .field("seq", &self.seq)
+            .field("read_version", &self.read_version)
+            .field("actions", &self.actions.len())
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What staging found.
+#[derive(Debug)]
+pub enum Stage {
+    /// The batch is already recorded.
+    AlreadyApplied {
+        /// The application's last recorded sequence.
+        last_txn_version: i64,
+    },
+    /// The batch is planned and its files written.
+    Staged(StagedMerge),
+}
+
+/// The changes of a batch, checked.
+struct Changes {
+    /// The rows, with the table's columns.
+    rows: RecordBatch,
+    keys: Vec<Box<[u8]>>,
+    versions: Vec<Version>,
+    ops: Vec<ChangeOp>,
+    fingerprints: Vec<u64>,
+}
+
+/// A row of the table the batch meets.
+#[derive(Clone)]
+struct Hit {
+    version: Version,
+    at: RowLocation,
+}
+
+impl LakeTable {
+    /// Applies a batch of changes exactly once (see the module docs): the
+    /// batch is recorded under (`app_id`, `seq`), and a batch with a
+    /// sequence the table already records for `app_id` is skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`LakeError::Rejected`] for a bad change (nothing is written),
+    /// [`LakeError::SchemaMismatch`], [`LakeError::InvalidSpec`] for a spec
+    /// the table cannot take, [`LakeError::Conflict`] when concurrent
+    /// writers won [`MAX_ATTEMPTS`] times, [`LakeError::Write`].
+    pub async fn merge(
+        &mut self,
+        app_id: &str,
+        seq: i64,
+        changes: &[RecordBatch],
+        spec: &MergeSpec,
+    ) -> Result<MergeOutcome, LakeError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let staged = match self.stage_merge(app_id, seq, changes, spec).await? {
+                Stage::AlreadyApplied { last_txn_version } => {
+                    return Ok(MergeOutcome::AlreadyApplied { last_txn_version });
+                }
+                Stage::Staged(mut staged) => {
+                    staged.report.attempts = attempts;
+                    staged
+                }
+            };
+            match staged.commit(self).await {
+                Err(LakeError::Conflict { .. }) if attempts < MAX_ATTEMPTS => {
+                    tracing::debug!(url = %self.location.display, app_id, seq, attempts, "merge conflict, planning again");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Plans a batch against the newest version and writes its files,
+    /// without committing (see [`StagedMerge`]); [`LakeTable::merge`] is
+    /// this followed by [`StagedMerge::commit`].
+    pub async fn stage_merge(
+        &mut self,
+        app_id: &str,
+        seq: i64,
+        changes: &[RecordBatch],
+        spec: &MergeSpec,
+    ) -> Result<Stage, LakeError> {
+        self.refresh().await?;
+        let url = self.location.display.clone();
+        let mut sidecar = self.tombstone_table().await?;
+        for recorded in [
+            self.last_txn_version(app_id).await?,
+            match &sidecar {
+                Some(t) => t.last_txn_version(app_id).await?,
+                None => None,
+            },
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if recorded >= seq {
+                return Ok(Stage::AlreadyApplied {
+                    last_txn_version: recorded,
+                });
+            }
+        }
+
+        let schema = self.schema()?;
+        let (key_at, version_at) = self.check_spec(&schema, spec)?;
+        let codec = Codec::new(&schema, &key_at).map_err(|detail| LakeError::InvalidSpec {
+            table: url.clone(),
+            detail,
+        })?;
+        let changes = self.read_changes(&schema, changes, spec, &codec, version_at)?;
+        let now = EventTime::from_unix_micros(now_micros());
+
+        let mut deduper = caresync_merge::Deduper::with_capacity(changes.keys.len());
+        for i in 0..changes.keys.len() {
+            deduper.push(KeyedChange::new(
+                changes.keys[i].clone(),
+                changes.versions[i].clone(),
+                changes.ops[i],
+                changes.fingerprints[i],
+                u32::try_from(i).unwrap_or(u32::MAX),
+            ));
+        }
+        let deduped = deduper.finish();
+        let sorted_keys = deduped.sorted_keys();
+
+        let tombstones = match &mut sidecar {
+            Some(t) => load_tombstones(t, &schema, &key_at, &codec, spec.retention, now).await?,
+            None => HashMap::new(),
+        };
+
+        // Files that may hold the batch's keys, then the rows they hold.
+        let snapshot = self.snapshot()?;
+        let views: Vec<LogicalFileView> = snapshot.log_data().iter().collect();
+        if views
+            .iter()
+            .any(|v| v.deletion_vector_descriptor().is_some())
+        {
+            return Err(LakeError::InvalidSpec {
+                table: url.clone(),
+                detail: "the table has deletion vectors, which merges do not handle yet".to_owned(),
+            });
+        }
+        let candidates = candidates(&views, &schema, &key_at, &codec, &sorted_keys);
+        let store = self.table.object_store();
+        // The change row of each winning delete: its key columns become the
+        // tombstone.
+        let delete_rows: HashMap<Box<[u8]>, u32> = deduped
+            .winners()
+            .iter()
+            .filter(|w| w.is_delete())
+            .map(|w| (w.key.clone(), w.row))
+            .collect();
+        let winners: HashMap<&[u8], usize> = deduped
+            .winners()
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (&*w.key, i))
+            .collect();
+        let key_names: Vec<&str> = key_at
+            .iter()
+            .map(|&i| schema.field(i).name().as_str())
+            .collect();
+        let mut projection = key_names.clone();
+        projection.push(&spec.version);
+        let mut hits: HashMap<Box<[u8]>, Hit> = HashMap::new();
+        let mut report = MergeReport::default();
+        for &file in &candidates {
+            let view = &views[file];
+            report.files_read += 1;
+            let batches = files::read(store.clone(), view, Some(&projection))
+                .await
+                .map_err(|e| {
+                    write_error(&url, "merge (reading a data file)", Some(self.version()), e)
+                })?;
+            let mut row = 0_u64;
+            for b in batches {
+                let key_columns: Vec<ArrayRef> = key_names
+                    .iter()
+                    .map(|n| {
+                        b.column_by_name(n)
+                            .cloned()
+                            .ok_or_else(|| missing_column(&url, n))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let rows =
+                    codec
+                        .key_rows(&key_columns)
+                        .map_err(|detail| LakeError::SchemaMismatch {
+                            table: url.clone(),
+                            detail,
+                        })?;
+                let version_column = b
+                    .column_by_name(&spec.version)
+                    .ok_or_else(|| missing_column(&url, &spec.version))?;
+                let mut stored_versions = None;
+                for i in 0..b.num_rows() {
+                    let key = rows.row(i);
+                    if winners.contains_key(key.data()) {
+                        let versions = match &mut stored_versions {
+                            Some(v) => v,
+                            None => stored_versions.insert(
+                                keys::versions(version_column, &spec.version, 0)
+                                    .map_err(|e| stored_row_error(&url, &e))?,
+                            ),
+                        };
+                        let hit = Hit {
+                            version: versions[i].clone(),
+                            at: RowLocation {
+                                file: FileId(file as u64),
+                                row: row + i as u64,
+                            },
+                        };
+                        // A key held twice (written by another tool) keeps
+                        // its newest row; the plan replaces that one.
+                        match hits.get(key.data()) {
+                            Some(old) if old.version >= hit.version => {}
+                            _ => {
+                                hits.insert(key.data().into(), hit);
+                            }
+                        }
+                    }
+                }
+                row += b.num_rows() as u64;
+            }
+        }
+
+        drop(winners);
+        // Stored rows with the version of their change need their
+        // fingerprint to settle the tie.
+        let mut fingerprints: HashMap<RowLocation, u64> = HashMap::new();
+        let mut tie_files: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+        for w in deduped.winners() {
+            if let Some(h) = hits.get(&w.key)
+                && h.version == w.version
+            {
+                tie_files
+                    .entry(h.at.file.0 as usize)
+                    .or_default()
+                    .push(h.at.row);
+            }
+        }
+        for (file, rows) in tie_files {
+            let batch = self.read_whole(&views[file], &schema).await?;
+            let fp = codec
+                .fingerprints(batch.columns(), batch.num_rows())
+                .map_err(|detail| LakeError::SchemaMismatch {
+                    table: url.clone(),
+                    detail,
+                })?;
+            for row in rows {
+                if let Some(f) = fp.get(row as usize) {
+                    fingerprints.insert(
+                        RowLocation {
+                            file: FileId(file as u64),
+                            row,
+                        },
+                        *f,
+                    );
+                }
+            }
+        }
+
+        let plan = caresync_merge::plan(deduped, |key| {
+            let row = hits.get(key).map(|h| {
+                let fp = fingerprints.get(&h.at).copied().unwrap_or(0);
+                Stored::row(h.version.clone(), fp, Some(h.at))
+            });
+            let tomb = tombstones.get(key).map(|v| Stored::tombstone(v.clone()));
+            match (row, tomb) {
+                (Some(r), Some(t)) => Some(if t.version > r.version { t } else { r }),
+                (r, t) => r.or(t),
+            }
+        });
+        report.counters = plan.counters;
+        report.inserted = plan.inserts.len() as u64;
+        report.updated = plan.updates.len() as u64;
+        report.deleted = plan.deletes.len() as u64;
+        report.tombstones = plan.new_tombstones.len() as u64;
+
+        // Rewrite the files holding replaced rows; new keys to a new file.
+        let stats = WriterStatsConfig::from_config(snapshot.snapshot().table_configuration());
+        let writer = Writer::new(store.clone(), schema.clone(), stats);
+        let change_schema = writer.change_schema();
+        let cdf = self.change_data_feed_enabled()?;
+        let mut actions: Vec<Action> = Vec::new();
+        let mut change_rows: Vec<RecordBatch> = Vec::new();
+        let take = |rows: &[u32]| -> Result<RecordBatch, LakeError> {
+            take_record_batch(&changes.rows, &UInt32Array::from(rows.to_vec()))
+                .map_err(|e| write_error(&url, "merge", None, e.into()))
+        };
+        // Per rewritten file: rows leaving it (preimages and deletes) and
+        // the new versions written into it.
+        let mut leaving: BTreeMap<u64, Vec<(u64, &'static str)>> = BTreeMap::new();
+        let mut arriving: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        let mut homeless: Vec<u32> = Vec::new();
+        for u in &plan.updates {
+            match u.location {
+                Some(at) => {
+                    leaving
+                        .entry(at.file.0)
+                        .or_default()
+                        .push((at.row, "update_preimage"));
+                    arriving.entry(at.file.0).or_default().push(u.row);
+                }
+                None => homeless.push(u.row),
+            }
+        }
+        for d in &plan.deletes {
+            if let Some(at) = d.location {
+                leaving
+                    .entry(at.file.0)
+                    .or_default()
+                    .push((at.row, "delete"));
+            }
+        }
+        let postimages: Vec<u32> = plan.updates.iter().map(|u| u.row).collect();
+        for (&file, gone) in &leaving {
+            let view = &views[file as usize];
+            let old = self.read_whole(view, &schema).await?;
+            let mut keep = vec![true; old.num_rows()];
+            let mut pre = Vec::new();
+            let mut del = Vec::new();
+            for &(row, kind) in gone {
+                if let Some(k) = keep.get_mut(row as usize) {
+                    *k = false;
+                    if kind == "delete" {
+                        del.push(row as u32);
+                    } else {
+                        pre.push(row as u32);
+                    }
+                }
+            }
+            let kept = filter_record_batch(&old, &keep.into())
+                .map_err(|e| write_error(&url, "merge", None, e.into()))?;
+            let new_rows = take(arriving.get(&file).map_or(&[][..], Vec::as_slice))?;
+            let adds = writer.data(&[kept, new_rows]).await.map_err(|e| {
+                write_error(&url, "merge (writing a data file)", Some(self.version()), e)
+            })?;
+            actions.extend(adds.into_iter().map(Action::Add));
+            actions.push(Action::Remove(view.remove_action(true)));
+            report.files_rewritten += 1;
+            if cdf {
+                let old_rows = |rows: Vec<u32>| {
+                    take_record_batch(&old, &UInt32Array::from(rows))
+                        .map_err(|e| write_error(&url, "merge", None, e.into()))
+                };
+                change_rows.push(
+                    files::with_change_type(&change_schema, &old_rows(pre)?, "update_preimage")
+                        .map_err(|e| write_error(&url, "merge", None, e))?,
+                );
+                change_rows.push(
+                    files::with_change_type(&change_schema, &old_rows(del)?, "delete")
+                        .map_err(|e| write_error(&url, "merge", None, e))?,
+                );
+            }
+        }
+        let mut new_keys: Vec<u32> = plan.inserts.iter().map(|i| i.row).collect();
+        new_keys.append(&mut homeless);
+        if !new_keys.is_empty() {
+            let rows = take(&new_keys)?;
+            let adds = writer
+                .data(std::slice::from_ref(&rows))
+                .await
+                .map_err(|e| {
+                    write_error(&url, "merge (writing a data file)", Some(self.version()), e)
+                })?;
+            actions.extend(adds.into_iter().map(Action::Add));
+        }
+        // With removes in the commit, readers take its change rows from the
+        // change-data files only: every change goes there, inserts too.
+        let removes = actions.iter().any(|a| matches!(a, Action::Remove(_)));
+        if cdf && removes {
+            let inserted = take(&plan.inserts.iter().map(|i| i.row).collect::<Vec<_>>())?;
+            change_rows.push(
+                files::with_change_type(&change_schema, &inserted, "insert")
+                    .map_err(|e| write_error(&url, "merge", None, e))?,
+            );
+            change_rows.push(
+                files::with_change_type(&change_schema, &take(&postimages)?, "update_postimage")
+                    .map_err(|e| write_error(&url, "merge", None, e))?,
+            );
+            let cdc = writer.changes(&change_rows).await.map_err(|e| {
+                write_error(&url, "merge (writing change data)", Some(self.version()), e)
+            })?;
+            actions.extend(cdc.into_iter().map(Action::Cdc));
+        }
+
+        // Tombstones: the key columns of each winning delete.
+        let tombstones = if plan.new_tombstones.is_empty() {
+            None
+        } else {
+            let rows: Vec<u32> = plan
+                .new_tombstones
+                .iter()
+                .filter_map(|t| delete_rows.get(&t.key).copied())
+                .collect();
+            let keys = take(&rows)?;
+            let mut columns: Vec<ArrayRef> =
+                key_at.iter().map(|&i| keys.column(i).clone()).collect();
+            columns.push(Arc::new(StringArray::from_iter_values(
+                plan.new_tombstones.iter().map(|t| t.version.to_string()),
+            )));
+            columns.push(Arc::new(
+                TimestampMicrosecondArray::from(vec![now.as_unix_micros(); rows.len()])
+                    .with_timezone("UTC"),
+            ));
+            let batch = RecordBatch::try_new(tombstone_schema(&schema, &key_at), columns)
+                .map_err(|e| write_error(&url, "merge", None, e.into()))?;
+            Some(batch)
+        };
+
+        Ok(Stage::Staged(StagedMerge {
+            app_id: app_id.to_owned(),
+            seq,
+            read_version: self.version(),
+            actions,
+            tombstones,
+            report,
+        }))
+    }
+
+    /// Checks `spec` against the table: the positions of the key and
+    /// version columns.
+    fn check_spec(
+        &self,
+        schema: &Schema,
+        spec: &MergeSpec,
+    ) -> Result<(Vec<usize>, usize), LakeError> {
+        let invalid = |detail: String| LakeError::InvalidSpec {
+            table: self.location.display.clone(),
+            detail,
+        };
+        if !self.partition_columns()?.is_empty() {
+            return Err(invalid(
+                "merges into partitioned tables are not supported yet".to_owned(),
+            ));
+        }
+        if spec.keys.is_empty() {
+            return Err(invalid("a merge needs at least one key column".to_owned()));
+        }
+        let position = |name: &str| {
+            schema.index_of(name).map_err(|_| LakeError::UnknownColumn {
+                url: self.location.display.clone(),
+                column: name.to_owned(),
+            })
+        };
+        let key_at = spec
+            .keys
+            .iter()
+            .map(|k| position(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let version_at = position(&spec.version)?;
+        if key_at.contains(&version_at) {
+            return Err(invalid(format!(
+                "column {:?} is both key and version",
+                spec.version
+            )));
+        }
+        if !keys::is_version_type(schema.field(version_at).data_type()) {
+            return Err(invalid(format!(
+                "version column {:?} is {}, not Int64, Int32, a timestamp or Utf8",
+                spec.version,
+                schema.field(version_at).data_type()
+            )));
+        }
+        Ok((key_at, version_at))
+    }
+
+    /// Checks and reads the change batches.
+    fn read_changes(
+        &self,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        spec: &MergeSpec,
+        codec: &Codec,
+        version_at: usize,
+    ) -> Result<Changes, LakeError> {
+        let url = &self.location.display;
+        let mismatch = |detail: String| LakeError::SchemaMismatch {
+            table: url.clone(),
+            detail,
+        };
+        // The table's columns, by name, and the operation column.
+        let mut table_rows = Vec::with_capacity(batches.len());
+        let mut op_columns = Vec::with_capacity(batches.len());
+        for b in batches {
+            let mut columns = Vec::with_capacity(schema.fields().len());
+            for f in schema.fields() {
+                let c = b.column_by_name(f.name()).ok_or_else(|| {
+                    mismatch(format!("the changes have no column {:?}", f.name()))
+                })?;
+                columns.push(c.clone());
+            }
+            let expected = schema.fields().len() + usize::from(spec.op.is_some());
+            if b.num_columns() != expected {
+                return Err(mismatch(format!(
+                    "the changes have {} columns; the table has {}{}",
+                    b.num_columns(),
+                    schema.fields().len(),
+                    if spec.op.is_some() {
+                        " and the operation column"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            let fields: Vec<Arc<Field>> = schema
+                .fields()
+                .iter()
+                .zip(&columns)
+                .map(|(f, c)| Arc::new(Field::new(f.name(), c.data_type().clone(), true)))
+                .collect();
+            table_rows.push(
+                RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                    .map_err(|e| mismatch(e.to_string()))?,
+            );
+            if let Some(op) = &spec.op {
+                let c = b.column_by_name(op).ok_or_else(|| {
+                    mismatch(format!("the changes have no operation column {op:?}"))
+                })?;
+                op_columns.push(c.clone());
+            }
+        }
+        let rejected = |e: MergeError| LakeError::Rejected {
+            url: url.clone(),
+            rejection: e.rejection(),
+        };
+        // Null keys and versions are bad changes, named by row, before the
+        // batch is held against the table's NOT NULL columns.
+        let mut first_row = 0_u64;
+        for b in &table_rows {
+            for (i, &at) in codec_key_at(schema, spec).iter().enumerate() {
+                let column = b.column(at);
+                if let Some(row) = (0..b.num_rows()).find(|&r| column.is_null(r)) {
+                    return Err(rejected(MergeError::MissingKey {
+                        row: first_row + row as u64,
+                        column: spec.keys[i].as_str().into(),
+                    }));
+                }
+            }
+            keys::versions(b.column(version_at), &spec.version, first_row).map_err(rejected)?;
+            first_row += b.num_rows() as u64;
+        }
+        let table_schema = self.snapshot()?.schema();
+        check_batches(&table_schema, &table_rows, url)?;
+        let rows = if table_rows.is_empty() {
+            RecordBatch::new_empty(schema.clone())
+        } else {
+            let batch = concat_batches(&table_rows[0].schema(), &table_rows)
+                .map_err(|e| mismatch(e.to_string()))?;
+            RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+                .map_err(|e| mismatch(e.to_string()))?
+        };
+        let n = rows.num_rows();
+        let versions =
+            keys::versions(rows.column(version_at), &spec.version, 0).map_err(rejected)?;
+        let op_column = if op_columns.is_empty() {
+            None
+        } else {
+            Some(
+                deltalake::arrow::compute::concat(
+                    &op_columns.iter().map(|c| c.as_ref()).collect::<Vec<_>>(),
+                )
+                .map_err(|e| mismatch(e.to_string()))?,
+            )
+        };
+        let ops =
+            keys::ops(op_column.as_ref(), spec.op.as_deref().unwrap_or(""), n).map_err(rejected)?;
+        let key_rows = codec
+            .key_rows(&codec.key_columns(rows.columns()))
+            .map_err(&mismatch)?;
+        let keys = (0..n).map(|i| key_rows.row(i).data().into()).collect();
+        let fingerprints = codec
+            .fingerprints(rows.columns(), n)
+            .map_err(mismatch)?;
+        Ok(Changes {
+            rows,
+            keys,
+            versions,
+            ops,
+            fingerprints,
+        })
+    }
+
+    /// Every row of a data file, with the table's schema.
+    async fn read_whole(
+        &self,
+        view: &LogicalFileView,
+        schema: &SchemaRef,
+    ) -> Result<RecordBatch, LakeError> {
+        let url = &self.location.display;
+        let batches = files::read(self.table.object_store(), view, None)
+            .await
+            .map_err(|e| {
+                write_error(url, "merge (reading a data file)", Some(self.version()), e)
+            })?;
+        let mut columns_of = Vec::with_capacity(batches.len());
+        for b in &batches {
+            let mut columns = Vec::with_capacity(schema.fields().len());
+            for f in schema.fields() {
+                let c = b
+                    .column_by_name(f.name())
+                    .ok_or_else(|| missing_column(url, f.name()))?;
+                let c = if c.data_type() == f.data_type() {
+                    c.clone()
+                } else {
+                    deltalake::arrow::compute::cast(c, f.data_type())
+                        .map_err(|e| write_error(url, "merge", None, e.into()))?
+                };
+                columns.push(c);
+            }
+            columns_of.push(
+                RecordBatch::try_new(loose(schema), columns)
+                    .map_err(|e| write_error(url, "merge", None, e.into()))?,
+            );
+        }
+        concat_batches(&loose(schema), &columns_of)
+            .map_err(|e| write_error(url, "merge", None, e.into()))
+    }
+
+    /// The table's tombstone table, when it has one.
+    async fn tombstone_table(&self) -> Result<Option<LakeTable>, LakeError> {
+        let url = tombstone_url(&self.location.display);
+        match LakeTable::open(&url).await {
+            Ok(t) => Ok(Some(t)),
+            Err(LakeError::NotATable { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl StagedMerge {
+    /// What the batch does.
+    pub fn report(&self) -> MergeReport {
+        self.report
+    }
+
+    /// Commits the staged batch to `table` (the handle it was staged on,
+    /// still at the version it was planned against): the rows, change data
+    /// and (without deletes) the `txn` in one commit, then the tombstones
+    /// with the `txn`.
+    ///
+    /// # Errors
+    ///
+    /// [`LakeError::Conflict`] when another writer committed a conflicting
+    /// change since the batch was planned (plan it again), and
+    /// [`LakeError::Write`].
+    pub async fn commit(self, table: &mut LakeTable) -> Result<MergeOutcome, LakeError> {
+        let url = table.location.display.clone();
+        if table.version() != self.read_version {
+            return Err(LakeError::InvalidSpec {
+                table: url,
+                detail: format!(
+                    "the merge was planned at version {} but the handle is at {}",
+                    self.read_version,
+                    table.version()
+                ),
+            });
+        }
+        let txn_here = self.tombstones.is_none();
+        if !self.actions.is_empty() || txn_here {
+            let mut properties = CommitProperties::default();
+            if txn_here {
+                properties = properties
+                    .with_application_transaction(Transaction::new(&self.app_id, self.seq));
+            }
+            let operation = DeltaOperation::Merge {
+                predicate: None,
+                merge_predicate: None,
+                matched_predicates: Vec::new(),
+                not_matched_predicates: Vec::new(),
+                not_matched_by_source_predicates: Vec::new(),
+            };
+            let snapshot = table.snapshot()?;
+            let done = CommitBuilder::from(properties)
+                .with_actions(self.actions)
+                .build(Some(snapshot), table.table.log_store(), operation)
+                .await
+                .map_err(|e| write_error(&url, "merge", Some(self.read_version), e))?;
+            table.table.state = Some(done.snapshot());
+        }
+        if let Some(tombstones) = self.tombstones {
+            let schema = tombstones.schema();
+            let spec = TableSpec::new("caresync_tombstones", schema).with_change_data_feed(false);
+            let mut sidecar = LakeTable::open_or_create(&tombstone_url(&url), &spec).await?;
+            sidecar
+                .append_idempotent(&self.app_id, self.seq, vec![tombstones])
+                .await?;
+        }
+        Ok(MergeOutcome::Committed {
+            version: table.version(),
+            report: self.report,
+        })
+    }
+}
+
+/// The positions of the spec's key columns.
+fn codec_key_at(schema: &Schema, spec: &MergeSpec) -> Vec<usize> {
+    spec.keys
+        .iter()
+        .filter_map(|k| schema.index_of(k).ok())
+        .collect()
+}
+
+/// The candidate files (indexes into `views`) for `sorted_keys`: by the key
+/// column's statistics when the key is one column of a type statistics
+/// bound, else every file.
+fn candidates(
+    views: &[LogicalFileView],
+    schema: &Schema,
+    key_at: &[usize],
+    codec: &Codec,
+    sorted_keys: &[Box<[u8]>],
+) -> Vec<usize> {
+    if sorted_keys.is_empty() {
+        return Vec::new();
+    }
+    let all = || (0..views.len()).collect();
+    let [at] = key_at else {
+        return all();
+    };
+    let field = schema.field(*at);
+    let mut with_stats = Vec::with_capacity(views.len());
+    let mut without = Vec::new();
+    for (i, view) in views.iter().enumerate() {
+        let bounds =
+            files::min_max(view, field.name(), field.data_type()).and_then(|[min, max]| {
+                let lo = codec.key_rows(&[min]).ok()?;
+                let hi = codec.key_rows(&[max]).ok()?;
+                Some((lo.row(0).data().into(), hi.row(0).data().into()))
+            });
+        match bounds {
+            Some((min, max)) => with_stats.push(FileStats {
+                id: FileId(i as u64),
+                min,
+                max,
+            }),
+            None => without.push(i),
+        }
+    }
+    let mut out: Vec<usize> = caresync_merge::candidate_files(&with_stats, sorted_keys)
+        .into_iter()
+        .map(|id| id.0 as usize)
+        .collect();
+    out.extend(without);
+    out.sort_unstable();
+    out
+}
+
+/// The tombstones still in force: key → greatest version.
+async fn load_tombstones(
+    sidecar: &mut LakeTable,
+    schema: &Schema,
+    key_at: &[usize],
+    codec: &Codec,
+    retention: TombstoneRetention,
+    now: EventTime,
+) -> Result<HashMap<Box<[u8]>, Version>, LakeError> {
+    let url = sidecar.location.display.clone();
+    let mut out: HashMap<Box<[u8]>, Version> = HashMap::new();
+    // The scan may hand strings out as views: every column is cast to the
+    // type it was written with.
+    let column = |b: &RecordBatch, name: &str, t: &DataType| -> Result<ArrayRef, LakeError> {
+        let c = b
+            .column_by_name(name)
+            .ok_or_else(|| missing_column(&url, name))?;
+        deltalake::arrow::compute::cast(c, t).map_err(|_| missing_column(&url, name))
+    };
+    for b in sidecar.read_all().await? {
+        let key_columns: Vec<ArrayRef> = key_at
+            .iter()
+            .map(|&i| column(&b, schema.field(i).name(), schema.field(i).data_type()))
+            .collect::<Result<_, _>>()?;
+        let rows = codec
+            .key_rows(&key_columns)
+            .map_err(|detail| LakeError::SchemaMismatch {
+                table: url.clone(),
+                detail,
+            })?;
+        let versions = column(&b, TOMBSTONE_VERSION, &DataType::Utf8)?;
+        let versions = versions.as_string::<i32>();
+        let recorded = column(&b, TOMBSTONE_RECORDED_AT, &DataType::Int64)?;
+        let recorded = recorded.as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            if retention.is_expired(EventTime::from_unix_micros(recorded.value(i)), now) {
+                continue;
+            }
+            let Ok(version) = versions.value(i).parse::<Version>() else {
+                continue;
+            };
+            let key: Box<[u8]> = rows.row(i).data().into();
+            match out.get(&key) {
+                Some(v) if *v >= version => {}
+                _ => {
+                    out.insert(key, version);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The schema of the tombstone table: the key columns, the version text
+/// and when the tombstone was recorded.
+fn tombstone_schema(schema: &Schema, key_at: &[usize]) -> SchemaRef {
+    let mut fields: Vec<Field> = key_at
+        .iter()
+        .map(|&i| schema.field(i).as_ref().clone().with_nullable(false))
+        .collect();
+    fields.push(Field::new(TOMBSTONE_VERSION, DataType::Utf8, false));
+    fields.push(Field::new(
+        TOMBSTONE_RECORDED_AT,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        false,
+    ));
+    Arc::new(Schema::new(fields))
+}
+
+fn tombstone_url(table_url: &str) -> String {
+    format!("{}/{TOMBSTONE_TABLE}", table_url.trim_end_matches('/'))
+}
+
+/// `schema` with every column nullable (rows read back from files).
+fn loose(schema: &SchemaRef) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn missing_column(url: &str, column: &str) -> LakeError {
+    LakeError::SchemaMismatch {
+        table: url.to_owned(),
+        detail: format!("a data file has no column {column:?}"),
+    }
+}
+
+fn stored_row_error(url: &str, e: &MergeError) -> LakeError {
+    LakeError::SchemaMismatch {
+        table: url.to_owned(),
+        detail: format!("a stored row has no usable version ({})", e.code()),
+    }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_micros()
+        .try_into()
+        .unwrap_or(i64::MAX)
+}

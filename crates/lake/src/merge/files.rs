@@ -1,0 +1,164 @@
+//! Data files of a merge: their key statistics, reading them, writing new
+//! ones and change-data files.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deltalake::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
+use deltalake::kernel::{Add, AddCDCFile, LogicalFileView};
+use deltalake::logstore::ObjectStoreRef;
+use deltalake::logstore::object_store::prefix::PrefixStore;
+use deltalake::logstore::parquet_reader::ParquetObjectReader;
+use deltalake::operations::write::WriterStatsConfig;
+use deltalake::parquet::arrow::ProjectionMask;
+use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use deltalake::{DeltaResult, DeltaTableError};
+use futures::TryStreamExt as _;
+
+use crate::CHANGE_TYPE_COLUMN;
+
+/// The folder of change-data files under the table root.
+const CHANGE_DATA: &str = "_change_data";
+
+/// The smallest and greatest value of a file's column, from the statistics
+/// Delta keeps per file, as one-row arrays of the column's type; `None` when
+/// the file has no usable statistics for it (such a file is always read).
+pub(crate) fn min_max(view: &LogicalFileView, column: &str, t: &DataType) -> Option<[ArrayRef; 2]> {
+    let stats: serde_json::Value = serde_json::from_str(&view.stats()?).ok()?;
+    let one = |side: &str| -> Option<ArrayRef> {
+        let v = stats.get(side)?.get(column)?;
+        Some(match t {
+            DataType::Int64 => Arc::new(Int64Array::from(vec![v.as_i64()?])),
+            DataType::Int32 => Arc::new(Int32Array::from(vec![i32::try_from(v.as_i64()?).ok()?])),
+            // Parquet truncates long string statistics: a truncated minimum
+            // is still a lower bound, a truncated maximum is not an upper
+            // one, so only exact (short) bounds are used.
+            DataType::Utf8 => {
+                let s = v.as_str()?;
+                if side == "maxValues" && s.len() >= 32 {
+                    return None;
+                }
+                Arc::new(StringArray::from(vec![s]))
+            }
+            _ => return None,
+        })
+    };
+    Some([one("minValues")?, one("maxValues")?])
+}
+
+/// Reads a data file, all columns or only `columns`.
+pub(crate) async fn read(
+    store: ObjectStoreRef,
+    view: &LogicalFileView,
+    columns: Option<&[&str]>,
+) -> DeltaResult<Vec<RecordBatch>> {
+    let size = u64::try_from(view.size()).unwrap_or(0);
+    let reader = ParquetObjectReader::new(store, view.object_store_path()).with_file_size(size);
+    let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await?
+        .with_batch_size(64 * 1024);
+    if let Some(columns) = columns {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    Ok(builder.build()?.try_collect().await?)
+}
+
+/// `batch`'s columns under `schema` (the writer's exact schema: names,
+/// nullability and metadata must match what it expects).
+pub(crate) fn conform(schema: &SchemaRef, batch: &RecordBatch) -> DeltaResult<RecordBatch> {
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        batch.columns().to_vec(),
+    )?)
+}
+
+/// Writes data files, one or more per call, for the table with `schema`
+/// (not partitioned) and the statistics settings `stats`.
+pub(crate) struct Writer {
+    store: ObjectStoreRef,
+    schema: SchemaRef,
+    stats: WriterStatsConfig,
+}
+
+impl Writer {
+    pub(crate) fn new(store: ObjectStoreRef, schema: SchemaRef, stats: WriterStatsConfig) -> Self {
+        Writer {
+            store,
+            schema,
+            stats,
+        }
+    }
+
+    fn config(&self, schema: SchemaRef) -> WriterConfig {
+        WriterConfig::new(
+            schema,
+            Vec::new(),
+            None,
+            None,
+            None,
+            self.stats.num_indexed_cols,
+            self.stats.stats_columns.clone(),
+        )
+    }
+
+    /// Writes `batches` (with [`Writer::schema`]) as one data file.
+    pub(crate) async fn data(&self, batches: &[RecordBatch]) -> DeltaResult<Vec<Add>> {
+        let mut w = DeltaWriter::new(self.store.clone(), self.config(self.schema.clone()));
+        for b in batches.iter().filter(|b| b.num_rows() > 0) {
+            w.write(&conform(&self.schema, b)?).await?;
+        }
+        w.close().await
+    }
+
+    /// The schema of change-data files: the table's columns and
+    /// `_change_type`.
+    pub(crate) fn change_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Arc<Field>> = self.schema.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(
+            CHANGE_TYPE_COLUMN,
+            DataType::Utf8,
+            true,
+        )));
+        Arc::new(Schema::new_with_metadata(
+            fields,
+            self.schema.metadata().clone(),
+        ))
+    }
+
+    /// Writes change rows (`batches`, each with its `_change_type`) under
+    /// `_change_data/`, as the `cdc` actions of a commit.
+    pub(crate) async fn changes(&self, batches: &[RecordBatch]) -> DeltaResult<Vec<AddCDCFile>> {
+        let schema = self.change_schema();
+        let store: ObjectStoreRef = Arc::new(PrefixStore::new(self.store.clone(), CHANGE_DATA));
+        let mut w = DeltaWriter::new(store, self.config(schema.clone()));
+        for b in batches.iter().filter(|b| b.num_rows() > 0) {
+            w.write(&conform(&schema, b)?).await?;
+        }
+        Ok(w.close()
+            .await?
+            .into_iter()
+            .map(|add| AddCDCFile {
+                path: format!("{CHANGE_DATA}/{}", add.path),
+                size: add.size,
+                partition_values: HashMap::new(),
+                data_change: false,
+                tags: None,
+            })
+            .collect())
+    }
+}
+
+/// `batch` with a `_change_type` column of `kind` appended.
+pub(crate) fn with_change_type(
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    kind: &str,
+) -> DeltaResult<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(StringArray::from(vec![kind; batch.num_rows()])));
+    RecordBatch::try_new(schema.clone(), columns).map_err(DeltaTableError::from)
+}
