@@ -63,9 +63,11 @@ use deltalake::arrow::array::{
 use deltalake::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, LogicalFileView, Transaction};
+use deltalake::kernel::{Action, Add, LogicalFileView, Remove, Transaction};
+use deltalake::logstore::ObjectStoreRef;
 use deltalake::operations::write::WriterStatsConfig;
 use deltalake::protocol::DeltaOperation;
+use deltalake::{DeltaResult, DeltaTableError};
 
 use self::files::Writer;
 use self::keys::Codec;
@@ -83,6 +85,12 @@ pub const TOMBSTONE_TABLE: &str = "_caresync_tombstones";
 /// Columns the tombstone table adds to the key columns.
 const TOMBSTONE_VERSION: &str = "_caresync_version";
 const TOMBSTONE_RECORDED_AT: &str = "_caresync_recorded_at";
+
+/// Change types of the change data feed.
+const INSERT: &str = "insert";
+const PREIMAGE: &str = "update_preimage";
+const POSTIMAGE: &str = "update_postimage";
+const DELETE: &str = "delete";
 
 /// How changes map onto a table: key columns, the version column and the
 /// optional operation column.
@@ -354,66 +362,50 @@ impl LakeTable {
         projection.push(&spec.version);
         let mut hits: HashMap<Box<[u8]>, Hit> = HashMap::new();
         let mut report = MergeReport::default();
-        for &file in &candidates {
-            let view = &views[file];
-            report.files_read += 1;
-            let batches = files::read(store.clone(), view, Some(&projection))
-                .await
+        // Candidate files are searched in parallel, one per core at a time.
+        let wanted: Arc<std::collections::HashSet<Box<[u8]>>> =
+            Arc::new(winners.keys().map(|k| Box::<[u8]>::from(*k)).collect());
+        let projection: Arc<[String]> = projection.iter().map(|c| (*c).to_owned()).collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut pending = candidates.iter().copied();
+        loop {
+            while tasks.len() < parallelism() {
+                let Some(file) = pending.next() else {
+                    break;
+                };
+                report.files_read += 1;
+                tasks.spawn(find_hits(
+                    store.clone(),
+                    views[file].clone(),
+                    FileId(file as u64),
+                    schema.clone(),
+                    key_at.clone(),
+                    spec.version.clone(),
+                    projection.clone(),
+                    wanted.clone(),
+                ));
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let found = joined
+                .map_err(|e| {
+                    write_error(&url, "merge", None, DeltaTableError::Generic(e.to_string()))
+                })?
                 .map_err(|e| {
                     write_error(&url, "merge (reading a data file)", Some(self.version()), e)
                 })?;
-            let mut row = 0_u64;
-            for b in batches {
-                let key_columns: Vec<ArrayRef> = key_names
-                    .iter()
-                    .map(|n| {
-                        b.column_by_name(n)
-                            .cloned()
-                            .ok_or_else(|| missing_column(&url, n))
-                    })
-                    .collect::<Result<_, _>>()?;
-                let rows =
-                    codec
-                        .key_rows(&key_columns)
-                        .map_err(|detail| LakeError::SchemaMismatch {
-                            table: url.clone(),
-                            detail,
-                        })?;
-                let version_column = b
-                    .column_by_name(&spec.version)
-                    .ok_or_else(|| missing_column(&url, &spec.version))?;
-                let mut stored_versions = None;
-                for i in 0..b.num_rows() {
-                    let key = rows.row(i);
-                    if winners.contains_key(key.data()) {
-                        let versions = match &mut stored_versions {
-                            Some(v) => v,
-                            None => stored_versions.insert(
-                                keys::versions(version_column, &spec.version, 0)
-                                    .map_err(|e| stored_row_error(&url, &e))?,
-                            ),
-                        };
-                        let hit = Hit {
-                            version: versions[i].clone(),
-                            at: RowLocation {
-                                file: FileId(file as u64),
-                                row: row + i as u64,
-                            },
-                        };
-                        // A key held twice (written by another tool) keeps
-                        // its newest row; the plan replaces that one.
-                        match hits.get(key.data()) {
-                            Some(old) if old.version >= hit.version => {}
-                            _ => {
-                                hits.insert(key.data().into(), hit);
-                            }
-                        }
+            for (key, hit) in found {
+                // A key held twice (written by another tool) keeps its
+                // newest row; the plan replaces that one.
+                match hits.get(&key) {
+                    Some(old) if old.version >= hit.version => {}
+                    _ => {
+                        hits.insert(key, hit);
                     }
                 }
-                row += b.num_rows() as u64;
             }
         }
-
         drop(winners);
         // Stored rows with the version of their change need their
         // fingerprint to settle the tie.
@@ -430,7 +422,11 @@ impl LakeTable {
             }
         }
         for (file, rows) in tie_files {
-            let batch = self.read_whole(&views[file], &schema).await?;
+            let batch = whole_file(store.clone(), &views[file], &schema)
+                .await
+                .map_err(|e| {
+                    write_error(&url, "merge (reading a data file)", Some(self.version()), e)
+                })?;
             let fp = codec
                 .fingerprints(batch.columns(), batch.num_rows())
                 .map_err(|detail| LakeError::SchemaMismatch {
@@ -489,7 +485,7 @@ impl LakeTable {
                     leaving
                         .entry(at.file.0)
                         .or_default()
-                        .push((at.row, "update_preimage"));
+                        .push((at.row, PREIMAGE));
                     arriving.entry(at.file.0).or_default().push(u.row);
                 }
                 None => homeless.push(u.row),
@@ -497,52 +493,52 @@ impl LakeTable {
         }
         for d in &plan.deletes {
             if let Some(at) = d.location {
-                leaving
-                    .entry(at.file.0)
-                    .or_default()
-                    .push((at.row, "delete"));
+                leaving.entry(at.file.0).or_default().push((at.row, DELETE));
             }
         }
         let postimages: Vec<u32> = plan.updates.iter().map(|u| u.row).collect();
-        for (&file, gone) in &leaving {
-            let view = &views[file as usize];
-            let old = self.read_whole(view, &schema).await?;
-            let mut keep = vec![true; old.num_rows()];
-            let mut pre = Vec::new();
-            let mut del = Vec::new();
-            for &(row, kind) in gone {
-                if let Some(k) = keep.get_mut(row as usize) {
-                    *k = false;
-                    if kind == "delete" {
-                        del.push(row as u32);
-                    } else {
-                        pre.push(row as u32);
-                    }
-                }
-            }
-            let kept = filter_record_batch(&old, &keep.into())
-                .map_err(|e| write_error(&url, "merge", None, e.into()))?;
-            let new_rows = take(arriving.get(&file).map_or(&[][..], Vec::as_slice))?;
-            let adds = writer.data(&[kept, new_rows]).await.map_err(|e| {
-                write_error(&url, "merge (writing a data file)", Some(self.version()), e)
-            })?;
-            actions.extend(adds.into_iter().map(Action::Add));
-            actions.push(Action::Remove(view.remove_action(true)));
-            report.files_rewritten += 1;
-            if cdf {
-                let old_rows = |rows: Vec<u32>| {
-                    take_record_batch(&old, &UInt32Array::from(rows))
-                        .map_err(|e| write_error(&url, "merge", None, e.into()))
+        // Files are rewritten in parallel, one per core at a time.
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut done: Vec<Rewritten> = Vec::with_capacity(leaving.len());
+        let mut pending = leaving.into_iter();
+        loop {
+            while tasks.len() < parallelism() {
+                let Some((file, gone)) = pending.next() else {
+                    break;
                 };
-                change_rows.push(
-                    files::with_change_type(&change_schema, &old_rows(pre)?, "update_preimage")
-                        .map_err(|e| write_error(&url, "merge", None, e))?,
-                );
-                change_rows.push(
-                    files::with_change_type(&change_schema, &old_rows(del)?, "delete")
-                        .map_err(|e| write_error(&url, "merge", None, e))?,
-                );
+                let arriving_rows = take(arriving.get(&file).map_or(&[][..], Vec::as_slice))?;
+                tasks.spawn(rewrite(
+                    store.clone(),
+                    views[file as usize].clone(),
+                    schema.clone(),
+                    writer.clone(),
+                    gone,
+                    arriving_rows,
+                    cdf,
+                ));
             }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let rewritten = joined
+                .map_err(|e| {
+                    write_error(&url, "merge", None, DeltaTableError::Generic(e.to_string()))
+                })?
+                .map_err(|e| {
+                    write_error(
+                        &url,
+                        "merge (rewriting a data file)",
+                        Some(self.version()),
+                        e,
+                    )
+                })?;
+            done.push(rewritten);
+        }
+        for r in done {
+            actions.extend(r.adds.into_iter().map(Action::Add));
+            actions.push(Action::Remove(r.remove));
+            change_rows.extend(r.changes);
+            report.files_rewritten += 1;
         }
         let mut new_keys: Vec<u32> = plan.inserts.iter().map(|i| i.row).collect();
         new_keys.append(&mut homeless);
@@ -562,11 +558,11 @@ impl LakeTable {
         if cdf && removes {
             let inserted = take(&plan.inserts.iter().map(|i| i.row).collect::<Vec<_>>())?;
             change_rows.push(
-                files::with_change_type(&change_schema, &inserted, "insert")
+                files::with_change_type(&change_schema, &inserted, INSERT)
                     .map_err(|e| write_error(&url, "merge", None, e))?,
             );
             change_rows.push(
-                files::with_change_type(&change_schema, &take(&postimages)?, "update_postimage")
+                files::with_change_type(&change_schema, &take(&postimages)?, POSTIMAGE)
                     .map_err(|e| write_error(&url, "merge", None, e))?,
             );
             let cdc = writer.changes(&change_rows).await.map_err(|e| {
@@ -760,9 +756,7 @@ impl LakeTable {
             .key_rows(&codec.key_columns(rows.columns()))
             .map_err(&mismatch)?;
         let keys = (0..n).map(|i| key_rows.row(i).data().into()).collect();
-        let fingerprints = codec
-            .fingerprints(rows.columns(), n)
-            .map_err(mismatch)?;
+        let fingerprints = codec.fingerprints(rows.columns(), n).map_err(mismatch)?;
         Ok(Changes {
             rows,
             keys,
@@ -770,42 +764,6 @@ impl LakeTable {
             ops,
             fingerprints,
         })
-    }
-
-    /// Every row of a data file, with the table's schema.
-    async fn read_whole(
-        &self,
-        view: &LogicalFileView,
-        schema: &SchemaRef,
-    ) -> Result<RecordBatch, LakeError> {
-        let url = &self.location.display;
-        let batches = files::read(self.table.object_store(), view, None)
-            .await
-            .map_err(|e| {
-                write_error(url, "merge (reading a data file)", Some(self.version()), e)
-            })?;
-        let mut columns_of = Vec::with_capacity(batches.len());
-        for b in &batches {
-            let mut columns = Vec::with_capacity(schema.fields().len());
-            for f in schema.fields() {
-                let c = b
-                    .column_by_name(f.name())
-                    .ok_or_else(|| missing_column(url, f.name()))?;
-                let c = if c.data_type() == f.data_type() {
-                    c.clone()
-                } else {
-                    deltalake::arrow::compute::cast(c, f.data_type())
-                        .map_err(|e| write_error(url, "merge", None, e.into()))?
-                };
-                columns.push(c);
-            }
-            columns_of.push(
-                RecordBatch::try_new(loose(schema), columns)
-                    .map_err(|e| write_error(url, "merge", None, e.into()))?,
-            );
-        }
-        concat_batches(&loose(schema), &columns_of)
-            .map_err(|e| write_error(url, "merge", None, e.into()))
     }
 
     /// The table's tombstone table, when it has one.
@@ -882,6 +840,155 @@ impl StagedMerge {
             report: self.report,
         })
     }
+}
+
+/// Every row of a data file, with the table's columns (cast to the
+/// table's types where the file's differ).
+async fn whole_file(
+    store: ObjectStoreRef,
+    view: &LogicalFileView,
+    schema: &SchemaRef,
+) -> DeltaResult<RecordBatch> {
+    let batches = files::read(store, view, None).await?;
+    let loose = loose(schema);
+    let mut out = Vec::with_capacity(batches.len());
+    for b in &batches {
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        for f in schema.fields() {
+            let c = b.column_by_name(f.name()).ok_or_else(|| {
+                DeltaTableError::Generic(format!("a data file has no column {:?}", f.name()))
+            })?;
+            columns.push(if c.data_type() == f.data_type() {
+                c.clone()
+            } else {
+                deltalake::arrow::compute::cast(c, f.data_type())?
+            });
+        }
+        out.push(RecordBatch::try_new(loose.clone(), columns)?);
+    }
+    Ok(concat_batches(&loose, &out)?)
+}
+
+/// The rows of one candidate file whose key is `wanted`, with their
+/// version and place.
+#[expect(clippy::too_many_arguments, reason = "one task's owned inputs")]
+async fn find_hits(
+    store: ObjectStoreRef,
+    view: LogicalFileView,
+    file: FileId,
+    schema: SchemaRef,
+    key_at: Vec<usize>,
+    version: String,
+    projection: Arc<[String]>,
+    wanted: Arc<std::collections::HashSet<Box<[u8]>>>,
+) -> DeltaResult<Vec<(Box<[u8]>, Hit)>> {
+    let bad = |detail: String| DeltaTableError::Generic(detail);
+    let codec = Codec::new(&schema, &key_at).map_err(bad)?;
+    let columns: Vec<&str> = projection.iter().map(String::as_str).collect();
+    let batches = files::read(store, &view, Some(&columns)).await?;
+    let mut out = Vec::new();
+    let mut row = 0_u64;
+    for b in batches {
+        let key_columns: Vec<ArrayRef> = key_at
+            .iter()
+            .map(|&i| {
+                let f = schema.field(i);
+                let c = b
+                    .column_by_name(f.name())
+                    .ok_or_else(|| bad(format!("a data file has no column {:?}", f.name())))?;
+                Ok(if c.data_type() == f.data_type() {
+                    c.clone()
+                } else {
+                    deltalake::arrow::compute::cast(c, f.data_type())?
+                })
+            })
+            .collect::<DeltaResult<_>>()?;
+        let rows = codec.key_rows(&key_columns).map_err(bad)?;
+        let version_column = b
+            .column_by_name(&version)
+            .ok_or_else(|| bad(format!("a data file has no column {version:?}")))?;
+        let mut versions = None;
+        for i in 0..b.num_rows() {
+            let key = rows.row(i).data();
+            if !wanted.contains(key) {
+                continue;
+            }
+            let versions =
+                match &mut versions {
+                    Some(v) => v,
+                    None => versions.insert(keys::versions(version_column, &version, 0).map_err(
+                        |e| bad(format!("a stored row has no usable version ({})", e.code())),
+                    )?),
+                };
+            out.push((
+                key.into(),
+                Hit {
+                    version: versions[i].clone(),
+                    at: RowLocation {
+                        file,
+                        row: row + i as u64,
+                    },
+                },
+            ));
+        }
+        row += b.num_rows() as u64;
+    }
+    Ok(out)
+}
+
+/// What rewriting one file produced.
+struct Rewritten {
+    adds: Vec<Add>,
+    remove: Remove,
+    /// Pre-images and deleted rows, with their `_change_type`.
+    changes: Vec<RecordBatch>,
+}
+
+/// Rewrites one data file: every row but those in `gone` (row index and
+/// change type), then `arriving` (the new versions of its replaced rows).
+async fn rewrite(
+    store: ObjectStoreRef,
+    view: LogicalFileView,
+    schema: SchemaRef,
+    writer: Writer,
+    gone: Vec<(u64, &'static str)>,
+    arriving: RecordBatch,
+    change_data: bool,
+) -> DeltaResult<Rewritten> {
+    let old = whole_file(store, &view, &schema).await?;
+    let mut keep = vec![true; old.num_rows()];
+    let mut pre = Vec::new();
+    let mut del = Vec::new();
+    for (row, kind) in gone {
+        if let Some(k) = keep.get_mut(row as usize) {
+            *k = false;
+            if kind == DELETE {
+                del.push(row as u32);
+            } else {
+                pre.push(row as u32);
+            }
+        }
+    }
+    let kept = filter_record_batch(&old, &keep.into())?;
+    let adds = writer.data(&[kept, arriving]).await?;
+    let mut changes = Vec::new();
+    if change_data {
+        let change_schema = writer.change_schema();
+        for (rows, kind) in [(pre, PREIMAGE), (del, DELETE)] {
+            let rows = take_record_batch(&old, &UInt32Array::from(rows))?;
+            changes.push(files::with_change_type(&change_schema, &rows, kind)?);
+        }
+    }
+    Ok(Rewritten {
+        adds,
+        remove: view.remove_action(true),
+        changes,
+    })
+}
+
+/// How many files are read or rewritten at once: one per core.
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// The positions of the spec's key columns.
@@ -1025,13 +1132,6 @@ fn missing_column(url: &str, column: &str) -> LakeError {
     LakeError::SchemaMismatch {
         table: url.to_owned(),
         detail: format!("a data file has no column {column:?}"),
-    }
-}
-
-fn stored_row_error(url: &str, e: &MergeError) -> LakeError {
-    LakeError::SchemaMismatch {
-        table: url.to_owned(),
-        detail: format!("a stored row has no usable version ({})", e.code()),
     }
 }
 

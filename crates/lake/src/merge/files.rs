@@ -78,6 +78,7 @@ pub(crate) fn conform(schema: &SchemaRef, batch: &RecordBatch) -> DeltaResult<Re
 
 /// Writes data files, one or more per call, for the table with `schema`
 /// (not partitioned) and the statistics settings `stats`.
+#[derive(Clone)]
 pub(crate) struct Writer {
     store: ObjectStoreRef,
     schema: SchemaRef,
