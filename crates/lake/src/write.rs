@@ -149,6 +149,59 @@ impl LakeTable {
         Ok(version)
     }
 
+    /// Rolls the table back to the rows of an earlier `version`, as a new
+    /// commit (history is kept: the versions in between stay readable by
+    /// time travel), and returns the new version. Restoring the current
+    /// version changes nothing and returns it.
+    ///
+    /// What is not rolled back: application transactions (`txn`) recorded
+    /// after `version` stay recorded, so a replay of a batch applied after
+    /// it is still skipped (re-apply under a new sequence); tombstones of
+    /// merges stay in force. The change data feed shows the restore as the
+    /// rows of the removed files deleted and those of the restored files
+    /// inserted.
+    ///
+    /// # Errors
+    ///
+    /// [`LakeError::VersionNotFound`] for a version the table does not
+    /// have, [`LakeError::Conflict`] if another writer committed meanwhile,
+    /// [`LakeError::Write`] (for example when the files of `version` were
+    /// vacuumed).
+    pub async fn restore(&mut self, version: i64) -> Result<i64, LakeError> {
+        const OPERATION: &str = "restore";
+        let current = self.refresh().await?;
+        if version == current {
+            return Ok(current);
+        }
+        let target = u64::try_from(version)
+            .ok()
+            .filter(|_| version < current)
+            .ok_or_else(|| LakeError::VersionNotFound {
+                url: self.location.display.clone(),
+                version,
+                latest: current,
+            })?;
+        let (table, metrics) = self
+            .table
+            .clone()
+            .restore()
+            .with_version_to_restore(target)
+            .await
+            .map_err(|source| {
+                write_error(&self.location.display, OPERATION, Some(current), source)
+            })?;
+        self.table = table;
+        tracing::info!(
+            url = %self.location.display,
+            restored = version,
+            version = self.version(),
+            files_removed = metrics.num_removed_file,
+            files_restored = metrics.num_restored_file,
+            "restored"
+        );
+        Ok(self.version())
+    }
+
     /// Deletes the rows matching the SQL `predicate` (e.g. `"id = 3"`) as one
     /// commit. With the change data feed on, the deleted rows appear in
     /// [`changes`](Self::changes) as `delete`.

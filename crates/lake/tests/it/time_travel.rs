@@ -96,3 +96,39 @@ async fn time_travel_by_time_picks_the_version_committed_then() {
         .expect("open at now");
     assert_eq!(now.version(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_rolls_the_rows_back_as_a_new_version_and_keeps_history() {
+    let (_dir, url) = temp_table();
+    let mut table = create(&url).await;
+    table
+        .append(vec![batch(&[(1, Some("a")), (2, Some("b"))])])
+        .await
+        .expect("append");
+    let good = table.version();
+    table.delete_where("id = 1").await.expect("delete");
+    table
+        .append(vec![batch(&[(3, Some("bad"))])])
+        .await
+        .expect("append");
+    let bad = table.version();
+
+    let restored = table.restore(good).await.expect("restore");
+    assert_eq!(restored, bad + 1);
+    assert_eq!(read(&table).await, owned(&[(1, Some("a")), (2, Some("b"))]));
+    // History stays: the bad version is still readable.
+    let then = LakeTable::open_at_version(&url, bad).await.expect("open");
+    assert_eq!(
+        read(&then).await,
+        owned(&[(2, Some("b")), (3, Some("bad"))])
+    );
+    // The current version restores to itself; the future does not exist.
+    assert_eq!(table.restore(restored).await.expect("no-op"), restored);
+    let e = table
+        .restore(restored + 5)
+        .await
+        .expect_err("no such version");
+    assert!(matches!(e, LakeError::VersionNotFound { .. }), "{e:?}");
+    let e = table.restore(-1).await.expect_err("no such version");
+    assert!(matches!(e, LakeError::VersionNotFound { .. }), "{e:?}");
+}
