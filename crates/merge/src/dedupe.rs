@@ -1,43 +1,32 @@
 //! Deduplication of a batch in memory: one winner per key.
 
-use indexmap::IndexMap;
-use indexmap::map::Entry;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use std::fmt;
-use std::hash::Hash;
-
-use caresync_core::{ChangeOp, Version};
+use std::hash::{BuildHasher as _, Hash};
 
 use crate::{Counters, KeyedChange};
 
-/// Keeps, for every key, the greatest change seen so far (one hash-map probe
-/// per change), counting the rest as `superseded` or `duplicate`.
+/// Keeps, for every key, the greatest change seen so far (one hash-table
+/// probe per change), counting the rest as `superseded` or `duplicate`.
 ///
 /// Feed it with [`Deduper::push`] (for example row by row from several record
 /// batches) and call [`Deduper::finish`]; [`dedupe`] does both for an
 /// iterator.
+///
+/// The changes are kept in arrival order and the table holds only, per
+/// distinct key, the index of its winner and the number of identical copies
+/// (16 bytes): probing a small table is what dedupe costs, and
+/// [`Deduper::finish`] compacts the changes in place to the winners, in
+/// arrival order, without copying them elsewhere. Keys are hashed by
+/// foldhash (several times faster than SipHash on short keys, and seeded
+/// per table, so keys from the data cannot be chosen to collide).
 pub struct Deduper<K, R> {
-    /// Winners in first-seen order behind a compact table of indexes, so
-    /// a new key costs one probe of a small table and an append; hashed by
-    /// foldhash, several times faster than SipHash on short keys and seeded
-    /// per map, so keys from the data cannot be chosen to collide.
-    slots: IndexMap<K, Slot<R>, foldhash::fast::RandomState>,
-    received: u64,
+    changes: Vec<KeyedChange<K, R>>,
+    /// Per distinct key: (index of its winner in `changes`, copies of it).
+    table: HashTable<(usize, u64)>,
+    hasher: foldhash::fast::RandomState,
     superseded: u64,
-}
-
-/// The current winner of a key and how many identical copies were seen.
-struct Slot<R> {
-    version: Version,
-    op: ChangeOp,
-    fingerprint: u64,
-    row: R,
-    copies: u64,
-}
-
-impl<R> Slot<R> {
-    fn stamp(&self) -> crate::change::Stamp<'_> {
-        crate::change::Stamp::new(&self.version, self.op.is_delete(), self.fingerprint)
-    }
 }
 
 impl<K: Hash + Eq, R> Default for Deduper<K, R> {
@@ -52,67 +41,81 @@ impl<K: Hash + Eq, R> Deduper<K, R> {
         Deduper::with_capacity(0)
     }
 
-    /// An empty deduper with room for `keys` distinct keys.
-    pub fn with_capacity(keys: usize) -> Self {
+    /// An empty deduper with room for `changes` changes.
+    pub fn with_capacity(changes: usize) -> Self {
         Deduper {
-            slots: IndexMap::with_capacity_and_hasher(keys, foldhash::fast::RandomState::default()),
-            received: 0,
+            changes: Vec::with_capacity(changes),
+            table: HashTable::with_capacity(changes),
+            hasher: foldhash::fast::RandomState::default(),
             superseded: 0,
         }
     }
 
     /// Takes one change into account.
     pub fn push(&mut self, change: KeyedChange<K, R>) {
-        self.received += 1;
-        let KeyedChange {
-            key,
-            version,
-            op,
-            fingerprint,
-            row,
-        } = change;
-        let slot = Slot {
-            version,
-            op,
-            fingerprint,
-            row,
-            copies: 1,
-        };
-        match self.slots.entry(key) {
+        self.changes.push(change);
+        self.probe(self.changes.len() - 1);
+    }
+
+    /// Meets change `i` with the winner of its key.
+    fn probe(&mut self, i: usize) {
+        let Deduper {
+            changes,
+            table,
+            hasher,
+            superseded,
+        } = self;
+        let changes = &*changes;
+        let entry = table.entry(
+            hasher.hash_one(&changes[i].key),
+            |&(j, _)| changes[j].key == changes[i].key,
+            |&(j, _)| hasher.hash_one(&changes[j].key),
+        );
+        match entry {
             Entry::Vacant(vacant) => {
-                vacant.insert(slot);
+                vacant.insert((i, 1));
             }
             Entry::Occupied(mut occupied) => {
-                let winner = occupied.get_mut();
-                match slot.stamp().cmp(&winner.stamp()) {
-                    std::cmp::Ordering::Less => self.superseded += 1,
-                    std::cmp::Ordering::Equal => winner.copies += 1,
+                let (winner, copies) = occupied.get_mut();
+                match changes[i].stamp().cmp(&changes[*winner].stamp()) {
+                    std::cmp::Ordering::Less => *superseded += 1,
+                    std::cmp::Ordering::Equal => *copies += 1,
                     std::cmp::Ordering::Greater => {
                         // The old winner and all its copies are beaten.
-                        self.superseded += winner.copies;
-                        *winner = slot;
+                        *superseded += *copies;
+                        *winner = i;
+                        *copies = 1;
                     }
                 }
             }
         }
     }
 
-    /// The winners and the counts so far.
+    /// The winners (in the order they arrived) and the counts so far.
     pub fn finish(self) -> Deduped<K, R> {
+        let Deduper {
+            mut changes,
+            table,
+            superseded,
+            ..
+        } = self;
+        let received = changes.len() as u64;
+        let mut wins = vec![false; changes.len()];
         let mut duplicate = 0;
-        let winners = self
-            .slots
-            .into_iter()
-            .map(|(key, slot)| {
-                duplicate += slot.copies - 1;
-                KeyedChange::new(key, slot.version, slot.op, slot.fingerprint, slot.row)
-            })
-            .collect();
+        for &(winner, copies) in &table {
+            wins[winner] = true;
+            duplicate += copies - 1;
+        }
+        let mut at = 0;
+        changes.retain(|_| {
+            at += 1;
+            wins[at - 1]
+        });
         Deduped {
-            winners,
+            winners: changes,
             counters: Counters {
-                received: self.received,
-                superseded: self.superseded,
+                received,
+                superseded,
                 duplicate,
                 ..Counters::default()
             },
@@ -123,8 +126,8 @@ impl<K: Hash + Eq, R> Deduper<K, R> {
 impl<K, R> fmt::Debug for Deduper<K, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deduper")
-            .field("keys", &self.slots.len())
-            .field("received", &self.received)
+            .field("keys", &self.table.len())
+            .field("received", &self.changes.len())
             .finish()
     }
 }
@@ -139,7 +142,7 @@ pub struct Deduped<K, R> {
 }
 
 impl<K, R> Deduped<K, R> {
-    /// The winning change of every key, in no particular order.
+    /// The winning change of every key, in the order the winners arrived.
     pub fn winners(&self) -> &[KeyedChange<K, R>] {
         &self.winners
     }
@@ -201,10 +204,17 @@ impl<K, R> fmt::Debug for Deduped<K, R> {
 pub fn dedupe<K: Hash + Eq, R>(
     batch: impl IntoIterator<Item = KeyedChange<K, R>>,
 ) -> Deduped<K, R> {
-    let batch = batch.into_iter();
-    let mut deduper = Deduper::with_capacity(batch.size_hint().0);
-    for change in batch {
-        deduper.push(change);
+    // A `Vec` given by value is kept, not copied: the winners are
+    // compacted in it.
+    let changes: Vec<KeyedChange<K, R>> = batch.into_iter().collect();
+    let mut deduper = Deduper {
+        table: HashTable::with_capacity(changes.len()),
+        changes,
+        hasher: foldhash::fast::RandomState::default(),
+        superseded: 0,
+    };
+    for i in 0..deduper.changes.len() {
+        deduper.probe(i);
     }
     deduper.finish()
 }
@@ -212,7 +222,7 @@ pub fn dedupe<K: Hash + Eq, R>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caresync_core::{EventTime, Tiebreaker};
+    use caresync_core::{ChangeOp, EventTime, Tiebreaker, Version};
 
     fn c(key: u8, seq: u64, op: ChangeOp, fp: u64) -> KeyedChange<u8, u64> {
         let version = Version::new(EventTime::from_unix_micros(0), Tiebreaker::Sequence(seq));
