@@ -112,6 +112,21 @@ impl Delimiters {
     }
 }
 
+/// Whether a segment starts with a valid id (the rule of
+/// [`is_segment_id`](crate::error::is_segment_id)) followed by the element
+/// separator or the end, looking at its first four bytes only.
+#[inline]
+fn valid_id(raw: &[u8], element: u8) -> bool {
+    let len = match raw {
+        [_, _] => 2,
+        [_, _, e, ..] if *e == element => 2,
+        [_, _, _] => 3,
+        [_, _, _, e, ..] if *e == element => 3,
+        _ => return false,
+    };
+    crate::error::is_segment_id(&raw[..len])
+}
+
 /// A byte that may serve as a delimiter: printable, not a letter, digit or
 /// space (X12 data uses those).
 fn is_delimiter(b: u8) -> bool {
@@ -470,7 +485,7 @@ impl<'a> Iterator for Tokenizer<'a> {
                 continue;
             }
             let seg = self.segment(start, end, d);
-            if !crate::error::is_segment_id(seg.id()) {
+            if !valid_id(seg.raw, d.element) {
                 self.issues
                     .push(Issue::error(codes::BAD_SEGMENT_ID, seg.position(0)));
             }
