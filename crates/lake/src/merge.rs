@@ -366,43 +366,28 @@ impl LakeTable {
         let wanted: Arc<std::collections::HashSet<Box<[u8]>>> =
             Arc::new(winners.keys().map(|k| Box::<[u8]>::from(*k)).collect());
         let projection: Arc<[String]> = projection.iter().map(|c| (*c).to_owned()).collect();
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut pending = candidates.iter().copied();
-        loop {
-            while tasks.len() < parallelism() {
-                let Some(file) = pending.next() else {
-                    break;
-                };
-                report.files_read += 1;
-                tasks.spawn(find_hits(
-                    store.clone(),
-                    views[file].clone(),
-                    FileId(file as u64),
-                    schema.clone(),
-                    key_at.clone(),
-                    spec.version.clone(),
-                    projection.clone(),
-                    wanted.clone(),
-                ));
-            }
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            let found = joined
-                .map_err(|e| {
-                    write_error(&url, "merge", None, DeltaTableError::Generic(e.to_string()))
-                })?
-                .map_err(|e| {
-                    write_error(&url, "merge (reading a data file)", Some(self.version()), e)
-                })?;
-            for (key, hit) in found {
-                // A key held twice (written by another tool) keeps its
-                // newest row; the plan replaces that one.
-                match hits.get(&key) {
-                    Some(old) if old.version >= hit.version => {}
-                    _ => {
-                        hits.insert(key, hit);
-                    }
+        report.files_read = candidates.len() as u64;
+        let found = in_parallel(candidates.iter().map(|&file| {
+            find_hits(
+                store.clone(),
+                views[file].clone(),
+                FileId(file as u64),
+                schema.clone(),
+                key_at.clone(),
+                spec.version.clone(),
+                projection.clone(),
+                wanted.clone(),
+            )
+        }))
+        .await
+        .map_err(|e| write_error(&url, "merge (reading a data file)", Some(self.version()), e))?;
+        for (key, hit) in found.into_iter().flatten() {
+            // A key held twice (written by another tool) keeps its
+            // newest row; the plan replaces that one.
+            match hits.get(&key) {
+                Some(old) if old.version >= hit.version => {}
+                _ => {
+                    hits.insert(key, hit);
                 }
             }
         }
@@ -498,42 +483,33 @@ impl LakeTable {
         }
         let postimages: Vec<u32> = plan.updates.iter().map(|u| u.row).collect();
         // Files are rewritten in parallel, one per core at a time.
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut done: Vec<Rewritten> = Vec::with_capacity(leaving.len());
-        let mut pending = leaving.into_iter();
-        loop {
-            while tasks.len() < parallelism() {
-                let Some((file, gone)) = pending.next() else {
-                    break;
-                };
-                let arriving_rows = take(arriving.get(&file).map_or(&[][..], Vec::as_slice))?;
-                tasks.spawn(rewrite(
-                    store.clone(),
-                    views[file as usize].clone(),
-                    schema.clone(),
-                    writer.clone(),
-                    gone,
-                    arriving_rows,
-                    cdf,
-                ));
-            }
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            let rewritten = joined
-                .map_err(|e| {
-                    write_error(&url, "merge", None, DeltaTableError::Generic(e.to_string()))
-                })?
-                .map_err(|e| {
-                    write_error(
-                        &url,
-                        "merge (rewriting a data file)",
-                        Some(self.version()),
-                        e,
-                    )
-                })?;
-            done.push(rewritten);
-        }
+        let jobs = leaving
+            .into_iter()
+            .map(|(file, gone)| {
+                let rows = take(arriving.get(&file).map_or(&[][..], Vec::as_slice))?;
+                Ok((file, gone, rows))
+            })
+            .collect::<Result<Vec<_>, LakeError>>()?;
+        let done = in_parallel(jobs.into_iter().map(|(file, gone, rows)| {
+            rewrite(
+                store.clone(),
+                views[file as usize].clone(),
+                schema.clone(),
+                writer.clone(),
+                gone,
+                rows,
+                cdf,
+            )
+        }))
+        .await
+        .map_err(|e| {
+            write_error(
+                &url,
+                "merge (rewriting a data file)",
+                Some(self.version()),
+                e,
+            )
+        })?;
         for r in done {
             actions.extend(r.adds.into_iter().map(Action::Add));
             actions.push(Action::Remove(r.remove));
@@ -989,6 +965,31 @@ async fn rewrite(
 /// How many files are read or rewritten at once: one per core.
 fn parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// Runs `tasks` on the runtime's threads, [`parallelism`] at a time, and
+/// returns their results (in completion order) or the first error.
+async fn in_parallel<T, F>(tasks: impl IntoIterator<Item = F>) -> DeltaResult<Vec<T>>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = DeltaResult<T>> + Send + 'static,
+{
+    let mut running = tokio::task::JoinSet::new();
+    let mut pending = tasks.into_iter();
+    let mut out = Vec::new();
+    loop {
+        while running.len() < parallelism() {
+            let Some(task) = pending.next() else {
+                break;
+            };
+            running.spawn(task);
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        out.push(joined.map_err(|e| DeltaTableError::Generic(e.to_string()))??);
+    }
+    Ok(out)
 }
 
 /// The positions of the spec's key columns.

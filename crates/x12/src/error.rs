@@ -116,7 +116,6 @@ impl Position {
 
 /// Whether `id` is a segment id: two or three upper-case letters or digits.
 #[inline]
-#[inline]
 pub(crate) fn is_segment_id(id: &[u8]) -> bool {
     (2..=3).contains(&id.len())
         && id

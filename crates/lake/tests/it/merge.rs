@@ -67,6 +67,23 @@ async fn merge(table: &mut LakeTable, seq: i64, c: &[C<'_>]) -> MergeReport {
     }
 }
 
+/// A new table holding (1, "a") and (2, "b") at version 1, merged as
+/// batch 1.
+async fn seeded(url: &str) -> LakeTable {
+    let mut table = create(url).await;
+    let r = merge(
+        &mut table,
+        1,
+        &[
+            (1, Some("a"), Some(1), "insert"),
+            (2, Some("b"), Some(1), "insert"),
+        ],
+    )
+    .await;
+    assert_eq!((r.inserted, r.counters.applied), (2, 2));
+    table
+}
+
 /// (id, name) rows of the table, sorted.
 async fn read(table: &LakeTable) -> Vec<(i64, Option<String>)> {
     rows(&table.read_all().await.expect("read"))
@@ -81,18 +98,7 @@ fn named(rows: &[(i64, &str)]) -> Vec<(i64, Option<String>)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn upserts_apply_the_newest_version_and_skip_late_and_duplicate_changes() {
     let (_dir, url) = temp_table();
-    let mut table = create(&url).await;
-    let r = merge(
-        &mut table,
-        1,
-        &[
-            (1, Some("a"), Some(1), "insert"),
-            (2, Some("b"), Some(1), "insert"),
-        ],
-    )
-    .await;
-    assert_eq!((r.inserted, r.counters.applied), (2, 2));
-
+    let mut table = seeded(&url).await;
     let r = merge(
         &mut table,
         2,
@@ -169,16 +175,7 @@ async fn a_replayed_batch_is_skipped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_between_write_and_commit_then_a_replay_gives_the_table_without_the_crash() {
     let (_dir, url) = temp_table();
-    let mut table = create(&url).await;
-    merge(
-        &mut table,
-        1,
-        &[
-            (1, Some("a"), Some(1), "insert"),
-            (2, Some("b"), Some(1), "insert"),
-        ],
-    )
-    .await;
+    let mut table = seeded(&url).await;
     let before = table.version();
     let batch = [change_batch(&[
         (1, Some("a2"), Some(2), "update"),
@@ -223,16 +220,7 @@ async fn a_crash_between_write_and_commit_then_a_replay_gives_the_table_without_
 #[tokio::test(flavor = "multi_thread")]
 async fn deletes_leave_tombstones_that_refuse_older_upserts() {
     let (_dir, url) = temp_table();
-    let mut table = create(&url).await;
-    merge(
-        &mut table,
-        1,
-        &[
-            (1, Some("a"), Some(1), "insert"),
-            (2, Some("b"), Some(1), "insert"),
-        ],
-    )
-    .await;
+    let mut table = seeded(&url).await;
     let r = merge(
         &mut table,
         2,
