@@ -104,8 +104,9 @@
 //! [`MergeError`]s naming the row and column ([`codes`]: `MERGE-0001`..).
 //!
 //! **Invariant:** this crate does no I/O, runs no async runtime and knows
-//! nothing of Arrow, Delta Lake or PostgreSQL; it depends on `caresync-core`
-//! and `thiserror` only. Its `Debug` output and errors never show keys, rows
+//! nothing of Arrow, Delta Lake or PostgreSQL; it depends on `caresync-core`,
+//! `thiserror`, and `hashbrown` with `foldhash` for dedupe's hash table only.
+//! Its `Debug` output and errors never show keys, rows
 //! or fingerprints.
 
 #![deny(missing_docs)]
