@@ -183,23 +183,22 @@ impl<K: Hash + Ord + Clone, R> Table<K, R> {
                 },
             );
         }
-        for update in updates {
-            written.insert(update.key.clone());
+        let rows = updates
+            .into_iter()
+            .map(|u| (u.key, u.version, u.fingerprint, u.row))
+            .chain(
+                inserts
+                    .into_iter()
+                    .map(|i| (i.key, i.version, i.fingerprint, i.row)),
+            );
+        for (key, version, fingerprint, row) in rows {
+            written.insert(key.clone());
             let state = State::Live {
-                version: update.version,
-                fingerprint: update.fingerprint,
-                row: update.row,
+                version,
+                fingerprint,
+                row,
             };
-            self.entries.insert(update.key, state);
-        }
-        for insert in inserts {
-            written.insert(insert.key.clone());
-            let state = State::Live {
-                version: insert.version,
-                fingerprint: insert.fingerprint,
-                row: insert.row,
-            };
-            self.entries.insert(insert.key, state);
+            self.entries.insert(key, state);
         }
         if !written.is_empty() {
             let file = FileId(self.next_file);
