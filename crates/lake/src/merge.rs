@@ -703,14 +703,15 @@ impl LakeTable {
             keys::versions(b.column(version_at), &spec.version, first_row).map_err(rejected)?;
             first_row += b.num_rows() as u64;
         }
-        let table_schema = self.snapshot()?.schema();
-        check_batches(&table_schema, &table_rows, url)?;
+        // The changes with every column nullable: a delete needs only its
+        // key and version, so its other columns may be null even where the
+        // table's are NOT NULL.
         let rows = if table_rows.is_empty() {
-            RecordBatch::new_empty(schema.clone())
+            RecordBatch::new_empty(loose(schema))
         } else {
             let batch = concat_batches(&table_rows[0].schema(), &table_rows)
                 .map_err(|e| mismatch(e.to_string()))?;
-            RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+            RecordBatch::try_new(loose(schema), batch.columns().to_vec())
                 .map_err(|e| mismatch(e.to_string()))?
         };
         let n = rows.num_rows();
@@ -728,6 +729,13 @@ impl LakeTable {
         };
         let ops =
             keys::ops(op_column.as_ref(), spec.op.as_deref().unwrap_or(""), n).map_err(rejected)?;
+        // Column types, and NOT NULL columns of the rows to be written
+        // (upserts; the same schema as every change).
+        let upserts: Vec<bool> = ops.iter().map(|op| !op.is_delete()).collect();
+        let written =
+            filter_record_batch(&rows, &upserts.into()).map_err(|e| mismatch(e.to_string()))?;
+        let table_schema = self.snapshot()?.schema();
+        check_batches(&table_schema, &[written], url)?;
         let key_rows = codec
             .key_rows(&codec.key_columns(rows.columns()))
             .map_err(&mismatch)?;

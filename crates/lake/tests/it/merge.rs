@@ -261,6 +261,42 @@ async fn deletes_leave_tombstones_that_refuse_older_upserts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_delete_needs_only_key_and_version_even_where_columns_are_not_null() {
+    let (_dir, url) = temp_table();
+    let strict = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+    ]));
+    let mut table = LakeTable::open_or_create(&url, &TableSpec::new("strict", strict))
+        .await
+        .expect("create");
+    merge(
+        &mut table,
+        1,
+        &[
+            (1, Some("a"), Some(1), "insert"),
+            (2, Some("b"), Some(1), "insert"),
+        ],
+    )
+    .await;
+    let r = merge(&mut table, 2, &[(1, None, Some(2), "delete")]).await;
+    assert_eq!(r.deleted, 1);
+    assert_eq!(read(&table).await, named(&[(2, "b")]));
+    // An upsert without its NOT NULL column is still refused.
+    let e = table
+        .merge(
+            "feed",
+            3,
+            &[change_batch(&[(3, None, Some(1), "insert")])],
+            &merge_spec(),
+        )
+        .await
+        .expect_err("a null name");
+    assert!(matches!(e, LakeError::SchemaMismatch { .. }), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tombstones_past_their_retention_no_longer_refuse_older_upserts() {
     let (_dir, url) = temp_table();
     let mut table = create(&url).await;
