@@ -305,7 +305,7 @@ impl LakeTable {
             table: url.clone(),
             detail,
         })?;
-        let changes = self.read_changes(&schema, changes, spec, &codec, version_at)?;
+        let changes = self.read_changes(&schema, changes, spec, &codec, &key_at, version_at)?;
         let now = EventTime::from_unix_micros(now_micros());
 
         let mut deduper = caresync_merge::Deduper::with_capacity(changes.keys.len());
@@ -348,24 +348,11 @@ impl LakeTable {
             .filter(|w| w.is_delete())
             .map(|w| (w.key.clone(), w.row))
             .collect();
-        let winners: HashMap<&[u8], usize> = deduped
-            .winners()
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (&*w.key, i))
-            .collect();
-        let key_names: Vec<&str> = key_at
-            .iter()
-            .map(|&i| schema.field(i).name().as_str())
-            .collect();
-        let mut projection = key_names.clone();
-        projection.push(&spec.version);
         let mut hits: HashMap<Box<[u8]>, Hit> = HashMap::new();
         let mut report = MergeReport::default();
         // Candidate files are searched in parallel, one per core at a time.
         let wanted: Arc<std::collections::HashSet<Box<[u8]>>> =
-            Arc::new(winners.keys().map(|k| Box::<[u8]>::from(*k)).collect());
-        let projection: Arc<[String]> = projection.iter().map(|c| (*c).to_owned()).collect();
+            Arc::new(deduped.winners().iter().map(|w| w.key.clone()).collect());
         report.files_read = candidates.len() as u64;
         let found = in_parallel(candidates.iter().map(|&file| {
             find_hits(
@@ -375,7 +362,6 @@ impl LakeTable {
                 schema.clone(),
                 key_at.clone(),
                 spec.version.clone(),
-                projection.clone(),
                 wanted.clone(),
             )
         }))
@@ -391,7 +377,6 @@ impl LakeTable {
                 }
             }
         }
-        drop(winners);
         // Stored rows with the version of their change need their
         // fingerprint to settle the tie.
         let mut fingerprints: HashMap<RowLocation, u64> = HashMap::new();
@@ -635,6 +620,7 @@ impl LakeTable {
         batches: &[RecordBatch],
         spec: &MergeSpec,
         codec: &Codec,
+        key_at: &[usize],
         version_at: usize,
     ) -> Result<Changes, LakeError> {
         let url = &self.location.display;
@@ -690,8 +676,9 @@ impl LakeTable {
         // Null keys and versions are bad changes, named by row, before the
         // batch is held against the table's NOT NULL columns.
         let mut first_row = 0_u64;
+        let mut versions = Vec::new();
         for b in &table_rows {
-            for (i, &at) in codec_key_at(schema, spec).iter().enumerate() {
+            for (i, &at) in key_at.iter().enumerate() {
                 let column = b.column(at);
                 if let Some(row) = (0..b.num_rows()).find(|&r| column.is_null(r)) {
                     return Err(rejected(MergeError::MissingKey {
@@ -700,7 +687,9 @@ impl LakeTable {
                     }));
                 }
             }
-            keys::versions(b.column(version_at), &spec.version, first_row).map_err(rejected)?;
+            versions.extend(
+                keys::versions(b.column(version_at), &spec.version, first_row).map_err(rejected)?,
+            );
             first_row += b.num_rows() as u64;
         }
         // The changes with every column nullable: a delete needs only its
@@ -715,8 +704,6 @@ impl LakeTable {
                 .map_err(|e| mismatch(e.to_string()))?
         };
         let n = rows.num_rows();
-        let versions =
-            keys::versions(rows.column(version_at), &spec.version, 0).map_err(rejected)?;
         let op_column = if op_columns.is_empty() {
             None
         } else {
@@ -837,17 +824,11 @@ async fn whole_file(
     let loose = loose(schema);
     let mut out = Vec::with_capacity(batches.len());
     for b in &batches {
-        let mut columns = Vec::with_capacity(schema.fields().len());
-        for f in schema.fields() {
-            let c = b.column_by_name(f.name()).ok_or_else(|| {
-                DeltaTableError::Generic(format!("a data file has no column {:?}", f.name()))
-            })?;
-            columns.push(if c.data_type() == f.data_type() {
-                c.clone()
-            } else {
-                deltalake::arrow::compute::cast(c, f.data_type())?
-            });
-        }
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| files::column_as(b, f.name(), f.data_type()))
+            .collect::<DeltaResult<Vec<_>>>()?;
         out.push(RecordBatch::try_new(loose.clone(), columns)?);
     }
     Ok(concat_batches(&loose, &out)?)
@@ -855,7 +836,6 @@ async fn whole_file(
 
 /// The rows of one candidate file whose key is `wanted`, with their
 /// version and place.
-#[expect(clippy::too_many_arguments, reason = "one task's owned inputs")]
 async fn find_hits(
     store: ObjectStoreRef,
     view: LogicalFileView,
@@ -863,29 +843,22 @@ async fn find_hits(
     schema: SchemaRef,
     key_at: Vec<usize>,
     version: String,
-    projection: Arc<[String]>,
     wanted: Arc<std::collections::HashSet<Box<[u8]>>>,
 ) -> DeltaResult<Vec<(Box<[u8]>, Hit)>> {
     let bad = |detail: String| DeltaTableError::Generic(detail);
     let codec = Codec::new(&schema, &key_at).map_err(bad)?;
-    let columns: Vec<&str> = projection.iter().map(String::as_str).collect();
+    let mut columns: Vec<&str> = key_at
+        .iter()
+        .map(|&i| schema.field(i).name().as_str())
+        .collect();
+    columns.push(&version);
     let batches = files::read(store, &view, Some(&columns)).await?;
     let mut out = Vec::new();
     let mut row = 0_u64;
     for b in batches {
         let key_columns: Vec<ArrayRef> = key_at
             .iter()
-            .map(|&i| {
-                let f = schema.field(i);
-                let c = b
-                    .column_by_name(f.name())
-                    .ok_or_else(|| bad(format!("a data file has no column {:?}", f.name())))?;
-                Ok(if c.data_type() == f.data_type() {
-                    c.clone()
-                } else {
-                    deltalake::arrow::compute::cast(c, f.data_type())?
-                })
-            })
+            .map(|&i| files::column_as(&b, schema.field(i).name(), schema.field(i).data_type()))
             .collect::<DeltaResult<_>>()?;
         let rows = codec.key_rows(&key_columns).map_err(bad)?;
         let version_column = b
@@ -1000,14 +973,6 @@ where
     Ok(out)
 }
 
-/// The positions of the spec's key columns.
-fn codec_key_at(schema: &Schema, spec: &MergeSpec) -> Vec<usize> {
-    spec.keys
-        .iter()
-        .filter_map(|k| schema.index_of(k).ok())
-        .collect()
-}
-
 /// The candidate files (indexes into `views`) for `sorted_keys`: by the key
 /// column's statistics when the key is one column of a type statistics
 /// bound, else every file.
@@ -1066,11 +1031,8 @@ async fn load_tombstones(
     let mut out: HashMap<Box<[u8]>, Version> = HashMap::new();
     // The scan may hand strings out as views: every column is cast to the
     // type it was written with.
-    let column = |b: &RecordBatch, name: &str, t: &DataType| -> Result<ArrayRef, LakeError> {
-        let c = b
-            .column_by_name(name)
-            .ok_or_else(|| missing_column(&url, name))?;
-        deltalake::arrow::compute::cast(c, t).map_err(|_| missing_column(&url, name))
+    let column = |b: &RecordBatch, name: &str, t: &DataType| {
+        files::column_as(b, name, t).map_err(|_| missing_column(&url, name))
     };
     for b in sidecar.read_all().await? {
         let key_columns: Vec<ArrayRef> = key_at

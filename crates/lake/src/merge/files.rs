@@ -67,6 +67,23 @@ pub(crate) async fn read(
     Ok(builder.build()?.try_collect().await?)
 }
 
+/// Column `name` of `batch` as `data_type` (cast when the file or scan
+/// gave another type, such as string views).
+pub(crate) fn column_as(
+    batch: &RecordBatch,
+    name: &str,
+    data_type: &DataType,
+) -> DeltaResult<ArrayRef> {
+    let c = batch
+        .column_by_name(name)
+        .ok_or_else(|| DeltaTableError::Generic(format!("a data file has no column {name:?}")))?;
+    Ok(if c.data_type() == data_type {
+        c.clone()
+    } else {
+        deltalake::arrow::compute::cast(c, data_type)?
+    })
+}
+
 /// `batch`'s columns under `schema` (the writer's exact schema: names,
 /// nullability and metadata must match what it expects).
 pub(crate) fn conform(schema: &SchemaRef, batch: &RecordBatch) -> DeltaResult<RecordBatch> {
