@@ -28,7 +28,7 @@ pub mod codes {
     /// The input is empty or holds only blank lines.
     pub const EMPTY_INPUT: ErrorCode =
         ErrorCode::new(ErrorClass::Parse, "HL7-0003", "input holds no message");
-    /// The message is larger than the parser can index (4 GiB).
+    /// The message is larger than the parser can index (2 GiB).
     pub const TOO_LARGE: ErrorCode = ErrorCode::new(
         ErrorClass::Parse,
         "HL7-0004",
@@ -218,7 +218,7 @@ pub enum ParseError {
         reason: &'static str,
     },
     /// The message is too large to index.
-    #[error("{}: message of {len} bytes exceeds the 4 GiB limit", codes::TOO_LARGE)]
+    #[error("{}: message of {len} bytes exceeds the 2 GiB limit", codes::TOO_LARGE)]
     TooLarge {
         /// The message length.
         len: u64,

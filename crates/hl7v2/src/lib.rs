@@ -64,7 +64,7 @@ pub use parse::{Group, Groups, MAX_ISSUES, Message, ParseOptions, Segment, Segme
 pub use path::{Path, PathError};
 pub use print::{PrintOptions, Terminator};
 pub use time::Timestamp;
-pub use value::{Level, Parts, Value};
+pub use value::{Level, Parts, Split, Value};
 
 /// Every error code this crate can raise.
 pub fn all_codes() -> Vec<caresync_core::ErrorCode> {

@@ -28,6 +28,11 @@ impl ParseOptions {
     }
 }
 
+/// The flag a field's start offset carries when the field holds the
+/// escape character, so that values without one are read without looking
+/// for escape sequences again.
+const ESCAPED: u32 = 1 << 31;
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SegIdx {
     pub(crate) start: u32,
@@ -174,7 +179,7 @@ impl<'a> Message<'a> {
     }
 
     fn index(input: &'a [u8], base: u64) -> Result<Self, ParseError> {
-        if u32::try_from(input.len()).is_err() {
+        if input.len() >= ESCAPED as usize {
             return Err(ParseError::TooLarge {
                 len: input.len() as u64,
             });
@@ -231,6 +236,9 @@ impl<'a> Message<'a> {
                 continue;
             }
             if Some(c) == escape {
+                if let Some(last) = fields.last_mut() {
+                    *last |= ESCAPED;
+                }
                 // An escape sequence must close before any separator or
                 // the end of the segment.
                 let mut j = i + 1;
@@ -331,7 +339,7 @@ impl<'a> Message<'a> {
                     Issue::new(codes::BATCH_STRUCTURE, Severity::Error, i)
                         .in_segment(SegmentRef::new(id, segs.len() as u32 + 1)),
                 );
-                fields.push((i + 4) as u32);
+                fields.push((i + 4) as u32 | ESCAPED);
                 i += 4;
                 while i < n && !matches!(b[i], b'\r' | b'\n') && b[i] != field {
                     i += 1;
@@ -402,7 +410,13 @@ impl<'a> Message<'a> {
                     .in_segment(SegmentRef::new(b"MSH", 1)),
             );
         }
-        let bad = charset.first_invalid(self.input);
+        // One validation serves both the check and the text view.
+        let utf8 = std::str::from_utf8(self.input);
+        let bad = match (charset, &utf8) {
+            (Charset::Utf8, Ok(_)) => None,
+            (Charset::Utf8, Err(e)) => Some(e.valid_up_to()),
+            _ => charset.first_invalid(self.input),
+        };
         self.ctx.charset = match (bad, declared.is_empty()) {
             // Nothing declared and not UTF-8: read it as ISO 8859-1, the
             // usual reality of undeclared feeds, and say so.
@@ -424,7 +438,7 @@ impl<'a> Message<'a> {
             }
             (None, _) => charset,
         };
-        self.ctx.text = std::str::from_utf8(self.input)
+        self.ctx.text = utf8
             .ok()
             .filter(|t| self.ctx.charset != Charset::Latin1 || t.is_ascii());
     }
@@ -478,15 +492,19 @@ impl<'a> Message<'a> {
     /// The segment at a 0-based position.
     pub fn segment_at(&self, index: usize) -> Option<Segment<'_>> {
         let idx = *self.segs.get(index)?;
-        Some(Segment {
+        let fields = &self.fields[idx.first as usize..(idx.first + idx.count) as usize];
+        let mut seg = Segment {
             input: self.input,
             ctx: &self.ctx,
-            fields: &self.fields[idx.first as usize..(idx.first + idx.count) as usize],
+            fields,
             start: idx.start,
             end: idx.end,
             index: index as u32,
+            header: false,
             base: self.base,
-        })
+        };
+        seg.header = is_header_id(seg.id_bytes()) && fields.len() >= 2;
+        Some(seg)
     }
 
     /// The first segment with this id.
@@ -577,6 +595,9 @@ pub struct Segment<'m> {
     start: u32,
     end: u32,
     index: u32,
+    /// MSH, BHS or FHS with its encoding characters (fields numbered
+    /// from the separator).
+    header: bool,
     base: u64,
 }
 
@@ -624,13 +645,9 @@ impl<'m> Segment<'m> {
         &self.input[self.start as usize..self.end as usize]
     }
 
-    fn is_header(&self) -> bool {
-        is_header_id(self.id_bytes()) && self.fields.len() >= 2
-    }
-
     /// The number of fields present (the highest field number).
     pub fn field_count(&self) -> usize {
-        if self.is_header() {
+        if self.header {
             self.fields.len()
         } else {
             self.fields.len() - 1
@@ -639,7 +656,7 @@ impl<'m> Segment<'m> {
 
     fn field_end(&self, k: usize) -> usize {
         match self.fields.get(k + 1) {
-            Some(&next) => next as usize - 1,
+            Some(&next) => (next & !ESCAPED) as usize - 1,
             None => self.end as usize,
         }
     }
@@ -651,21 +668,25 @@ impl<'m> Segment<'m> {
         if n == 0 {
             return None;
         }
-        let k = if self.is_header() {
+        let k = if self.header {
             if n == 1 {
                 let at = self.start as usize + 3;
-                return Some(self.value(at, at + 1, Level::Subcomponent));
+                return Some(self.value(at, at + 1, Level::Subcomponent, true));
             }
             if n == 2 {
-                let at = self.fields[1] as usize;
-                return Some(self.value(at, self.field_end(1), Level::Subcomponent));
+                // The encoding characters hold the escape character: read
+                // them as any other value that does.
+                let at = (self.fields[1] & !ESCAPED) as usize;
+                return Some(self.value(at, self.field_end(1), Level::Subcomponent, false));
             }
             n - 1
         } else {
             n
         };
-        let start = *self.fields.get(k)? as usize;
-        Some(self.value(start, self.field_end(k), Level::Field))
+        let start = *self.fields.get(k)?;
+        let plain = start & ESCAPED == 0;
+        let start = (start & !ESCAPED) as usize;
+        Some(self.value(start, self.field_end(k), Level::Field, plain))
     }
 
     /// All fields from 1 to [`Self::field_count`].
@@ -673,12 +694,14 @@ impl<'m> Segment<'m> {
         (1..=self.field_count()).filter_map(|n| self.field(n))
     }
 
-    fn value(&self, start: usize, end: usize, level: Level) -> Value<'m> {
+    /// `plain`: the value holds no escape character.
+    fn value(&self, start: usize, end: usize, level: Level, plain: bool) -> Value<'m> {
         Value::new(
             &self.input[start..end],
             self.base + start as u64,
             self.ctx,
             level,
+            plain,
         )
     }
 }

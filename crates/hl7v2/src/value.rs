@@ -59,6 +59,8 @@ pub struct Value<'m> {
     offset: u64,
     ctx: &'m Ctx<'m>,
     level: Level,
+    /// The value holds no escape character: its text is its bytes.
+    plain: bool,
 }
 
 impl std::fmt::Debug for Value<'_> {
@@ -73,12 +75,19 @@ impl std::fmt::Debug for Value<'_> {
 }
 
 impl<'m> Value<'m> {
-    pub(crate) fn new(raw: &'m [u8], offset: u64, ctx: &'m Ctx<'m>, level: Level) -> Self {
+    pub(crate) fn new(
+        raw: &'m [u8],
+        offset: u64,
+        ctx: &'m Ctx<'m>,
+        level: Level,
+        plain: bool,
+    ) -> Self {
         Value {
             raw,
             offset,
             ctx,
             level,
+            plain,
         }
     }
 
@@ -113,6 +122,12 @@ impl<'m> Value<'m> {
     /// read in the message's character set. Separators inside the value
     /// (a field's `^`) are kept as they are.
     pub fn decode(&self) -> Cow<'m, str> {
+        if self.plain {
+            return match self.ctx.slice(self.raw, self.offset) {
+                Some(s) => Cow::Borrowed(s),
+                None => self.ctx.charset.decode(self.raw),
+            };
+        }
         let bytes = escape::decode(self.raw, &self.ctx.delims);
         match bytes {
             Cow::Borrowed(b) => match self.ctx.slice(b, self.offset) {
@@ -169,7 +184,10 @@ impl<'m> Value<'m> {
 
     /// Component `n` (1-based) of the first repetition.
     pub fn component(&self, n: usize) -> Option<Value<'m>> {
-        self.components().nth(n.checked_sub(1)?)
+        match self.level {
+            Level::Field | Level::Repetition => self.part(n),
+            _ => self.components().nth(n.checked_sub(1)?),
+        }
     }
 
     /// The components of the first repetition (none when it is empty).
@@ -186,9 +204,120 @@ impl<'m> Value<'m> {
 
     /// Sub-component `n` (1-based) of the first component.
     pub fn subcomponent(&self, n: usize) -> Option<Value<'m>> {
-        self.subcomponents().nth(n.checked_sub(1)?)
+        match self.level {
+            Level::Field | Level::Repetition => self.component(1)?.part(n),
+            Level::Component => self.part(n),
+            Level::Subcomponent => self.subcomponents().nth(n.checked_sub(1)?),
+        }
     }
 
+    /// Part `n` (1-based) one level down, whatever the value's depth: a
+    /// component of a field (of its first repetition) or of a repetition,
+    /// a sub-component of a component; a sub-component is its own first
+    /// part (even when empty). Found in one pass that stops at the part.
+    ///
+    /// ```
+    /// let msg = caresync_hl7v2::Message::parse(b"MSH|^~\\&|A|B|||1||ADT^A01|1|P|2.5\rPID|1||7^^^H&1.2&ISO~8\r")?;
+    /// let pid3 = msg.get("PID-3").expect("PID-3");
+    /// let authority = pid3.part(4).expect("CX.4");
+    /// assert_eq!(authority.part(2).map(|v| v.decode().into_owned()), Some("1.2".to_owned()));
+    /// assert!(pid3.part(5).is_none());
+    /// # Ok::<(), caresync_hl7v2::ParseError>(())
+    /// ```
+    pub fn part(&self, n: usize) -> Option<Value<'m>> {
+        let i = n.checked_sub(1)?;
+        let (sep, stop, level) = match self.part_seps() {
+            Seps::Split(sep, stop, level) => (sep, stop, level),
+            Seps::Whole => return (i == 0 && !self.is_empty()).then_some(*self),
+            Seps::Itself => return (i == 0).then_some(*self),
+        };
+        let raw = self.raw;
+        let region = match stop.and_then(|s| find_byte(s, raw)) {
+            Some(end) => &raw[..end],
+            None => raw,
+        };
+        if region.is_empty() {
+            return None;
+        }
+        let mut start = 0;
+        for _ in 0..i {
+            start += find_byte(sep, &region[start..])? + 1;
+        }
+        let len = find_byte(sep, &region[start..]).unwrap_or(region.len() - start);
+        Some(self.sub(start, start + len, level))
+    }
+
+    /// The first `N` parts of the value (see [`Value::part`]), found in
+    /// one pass, for reading many parts of one composite value.
+    pub fn split<const N: usize>(&self) -> Split<'m, N> {
+        let mut ends = [0u32; N];
+        let mut count = 0;
+        // Parts not split here are found by `Value::part`: those after
+        // the first `N`, or all when the value does not split.
+        let mut more = true;
+        let mut level = self.level;
+        match self.part_seps() {
+            Seps::Split(sep, stop, part_level) => {
+                level = part_level;
+                let raw = self.raw;
+                let region = match stop.and_then(|s| find_byte(s, raw)) {
+                    Some(end) => &raw[..end],
+                    None => raw,
+                };
+                more = N == 0;
+                if !region.is_empty() && N > 0 {
+                    let mut start = 0;
+                    while count < N {
+                        match find_byte(sep, &region[start..]) {
+                            Some(at) => {
+                                ends[count] = (start + at) as u32;
+                                start += at + 1;
+                                count += 1;
+                            }
+                            None => {
+                                ends[count] = region.len() as u32;
+                                count += 1;
+                                break;
+                            }
+                        }
+                    }
+                    // N parts, the last ending at a separator: more follow.
+                    more = count == N && ends[N - 1] as usize != region.len();
+                }
+            }
+            Seps::Whole | Seps::Itself => {}
+        }
+        Split {
+            value: *self,
+            ends,
+            count,
+            more,
+            level,
+        }
+    }
+
+    fn part_seps(&self) -> Seps {
+        let d = &self.ctx.delims;
+        match self.level {
+            Level::Field => Seps::Split(d.component, Some(d.repetition), Level::Component),
+            Level::Repetition => Seps::Split(d.component, None, Level::Component),
+            Level::Component => match d.subcomponent {
+                Some(s) => Seps::Split(s, None, Level::Subcomponent),
+                None => Seps::Whole,
+            },
+            Level::Subcomponent => Seps::Itself,
+        }
+    }
+
+    fn sub(&self, start: usize, end: usize, level: Level) -> Value<'m> {
+        Value::new(
+            &self.raw[start..end],
+            self.offset + start as u64,
+            self.ctx,
+            level,
+            self.plain,
+        )
+    }
     /// The sub-components of the first component (none when it is empty).
     pub fn subcomponents(&self) -> Parts<'m> {
         match self.level {
@@ -202,6 +331,67 @@ impl<'m> Value<'m> {
     }
 }
 
+/// How a value splits into parts one level down.
+enum Seps {
+    /// At a separator, up to an optional stop byte (a field's first
+    /// repetition), into parts of a level.
+    Split(u8, Option<u8>, Level),
+    /// Not at all: the value is its only part, unless it is empty.
+    Whole,
+    /// Not at all: the value is its only part, even when empty.
+    Itself,
+}
+
+/// The first `N` parts of a value, split once ([`Value::split`]); later
+/// parts are found by scanning again.
+#[derive(Clone, Copy)]
+pub struct Split<'m, const N: usize> {
+    value: Value<'m>,
+    /// Where each of the first `count` parts ends, relative to the value.
+    ends: [u32; N],
+    count: usize,
+    /// Whether parts past the first `count` are found by scanning.
+    more: bool,
+    level: Level,
+}
+
+impl<const N: usize> std::fmt::Debug for Split<'_, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Split")
+            .field("value", &self.value)
+            .field("parts", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'m, const N: usize> Split<'m, N> {
+    /// The value that was split.
+    pub fn value(&self) -> Value<'m> {
+        self.value
+    }
+
+    /// Part `n` (1-based), as [`Value::part`] gives it.
+    #[inline]
+    pub fn get(&self, n: usize) -> Option<Value<'m>> {
+        let i = n.checked_sub(1)?;
+        if i < self.count {
+            let start = if i == 0 {
+                0
+            } else {
+                self.ends[i - 1] as usize + 1
+            };
+            return Some(self.value.sub(start, self.ends[i] as usize, self.level));
+        }
+        if self.more { self.value.part(n) } else { None }
+    }
+
+    /// The decoded text of part `n`, or `None` when it is absent, empty or null.
+    #[inline]
+    pub fn text(&self, n: usize) -> Option<Cow<'m, str>> {
+        self.get(n).and_then(|p| p.text())
+    }
+}
+
 /// Iterator over the parts of a value (repetitions, components or sub-components).
 #[derive(Clone)]
 pub struct Parts<'m> {
@@ -210,6 +400,7 @@ pub struct Parts<'m> {
     ctx: &'m Ctx<'m>,
     sep: Option<u8>,
     level: Level,
+    plain: bool,
     state: PartsState,
 }
 
@@ -238,6 +429,7 @@ impl<'m> Parts<'m> {
             ctx: v.ctx,
             sep,
             level,
+            plain: v.plain,
             state: PartsState::Start,
         }
     }
@@ -249,6 +441,7 @@ impl<'m> Parts<'m> {
             ctx,
             sep: None,
             level: Level::Subcomponent,
+            plain: true,
             state: PartsState::Done,
         }
     }
@@ -283,7 +476,7 @@ impl<'m> Iterator for Parts<'m> {
                 rest
             }
         };
-        let v = Value::new(part, self.offset, self.ctx, self.level);
+        let v = Value::new(part, self.offset, self.ctx, self.level, self.plain);
         self.offset += part.len() as u64 + 1;
         Some(v)
     }

@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 
+use caresync_hl7v2::Value;
 use caresync_hl7v2::time::{Precision, Timestamp};
-use caresync_hl7v2::{Level, Value};
 
 use super::json::W;
 use super::{Issue, IssueKind, Location};
@@ -15,67 +15,13 @@ use super::{Issue, IssueKind, Location};
 /// repetition splits into components, a component into sub-components.
 #[inline]
 pub(crate) fn part<'m>(v: Value<'m>, n: usize) -> Option<Value<'m>> {
-    match v.level() {
-        Level::Field | Level::Repetition => v.component(n),
-        Level::Component => v.subcomponent(n),
-        Level::Subcomponent => (n == 1).then_some(v),
-    }
+    v.part(n)
 }
 
 /// The decoded text of part `n`, if not empty.
 #[inline]
 pub(crate) fn pt<'m>(v: Value<'m>, n: usize) -> Option<Cow<'m, str>> {
-    part(v, n).and_then(|p| p.text())
-}
-
-/// A composite value split once, so that reading many of its parts does
-/// not scan it again for each: `get(n)` and `text(n)` are [`part`] and
-/// [`pt`] of the value. The first `N` parts are kept (as many as the
-/// datatype has that the mapping reads); later ones are found by scanning.
-#[derive(Clone, Copy)]
-pub(crate) struct Split<'m, const N: usize> {
-    value: Value<'m>,
-    parts: [Option<Value<'m>>; N],
-}
-
-impl<'m, const N: usize> Split<'m, N> {
-    pub(crate) fn new(value: Value<'m>) -> Self {
-        let mut parts = [None; N];
-        match value.level() {
-            Level::Field | Level::Repetition => {
-                for (slot, p) in parts.iter_mut().zip(value.components()) {
-                    *slot = Some(p);
-                }
-            }
-            Level::Component => {
-                for (slot, p) in parts.iter_mut().zip(value.subcomponents()) {
-                    *slot = Some(p);
-                }
-            }
-            Level::Subcomponent => {
-                if let Some(first) = parts.first_mut() {
-                    *first = Some(value);
-                }
-            }
-        }
-        Split { value, parts }
-    }
-
-    /// Part `n` (1-based).
-    #[inline]
-    pub(crate) fn get(&self, n: usize) -> Option<Value<'m>> {
-        match n.checked_sub(1) {
-            Some(i) if i < N => self.parts[i],
-            Some(_) => part(self.value, n),
-            None => None,
-        }
-    }
-
-    /// The decoded text of part `n`, if not empty.
-    #[inline]
-    pub(crate) fn text(&self, n: usize) -> Option<Cow<'m, str>> {
-        self.get(n).and_then(|p| p.text())
-    }
+    v.part(n).and_then(|p| p.text())
 }
 
 /// The decoded text of a value that is not empty.
@@ -342,7 +288,7 @@ pub(crate) fn cwe(
     if v.is_empty() || v.is_null() {
         return false;
     }
-    let s = Split::<9>::new(v);
+    let s = v.split::<9>();
     let m = w.begin(key, '{');
     let code = s.text(1);
     let display = s.text(2);
@@ -419,7 +365,7 @@ pub(crate) fn cx(
     default_type: Option<&str>,
     at: Location,
 ) -> bool {
-    let s = Split::<8>::new(v);
+    let s = v.split::<8>();
     let Some(value) = s.text(1) else { return false };
     let m = w.begin(key, '{');
     let ty = s.text(5);
@@ -467,7 +413,7 @@ fn name_use(code: &str) -> Option<&'static str> {
 /// Writes a HumanName from an XPN value (or the name part of an XCN,
 /// whose components start at `base`: 1 for XPN, 2 for XCN).
 pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: Location) -> bool {
-    let s = Split::<21>::new(v);
+    let s = v.split::<21>();
     // XPN: 1 family (FN), 2 given, 3 further given, 4 suffix, 5 prefix,
     // 6 degree, 7 type, 10 validity (DR), 12/13 effective/expiration,
     // 14 professional suffix, 15 called by.
@@ -528,7 +474,7 @@ pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: L
 
 /// Writes an Address from an XAD value.
 pub(crate) fn address(cxs: &mut Cx, w: &mut W, v: Value<'_>, at: Location) -> bool {
-    let s = Split::<14>::new(v);
+    let s = v.split::<14>();
     let m = w.item();
     let ty = s.text(7);
     match ty.as_deref() {
@@ -589,7 +535,7 @@ pub(crate) fn contact_point(
     default_use: Option<&str>,
     at: Location,
 ) -> bool {
-    let s = Split::<18>::new(v);
+    let s = v.split::<18>();
     let equip = s.text(3);
     let email = s.text(4);
     let system = match equip.as_deref() {

@@ -6,6 +6,7 @@ mod corpus;
 mod generated;
 mod mllp;
 mod parse;
+mod parts;
 mod roundtrip;
 
 use caresync_hl7v2::{Level, Message, Value};
