@@ -309,6 +309,7 @@ impl<'m> Value<'m> {
         }
     }
 
+    #[inline]
     fn sub(&self, start: usize, end: usize, level: Level) -> Value<'m> {
         Value::new(
             &self.raw[start..end],

@@ -54,29 +54,33 @@ impl Key {
         v |= 0x8_u128 << 76;
         v &= !(0x3_u128 << 62);
         v |= 0x2_u128 << 62;
-        let mut out = [0u8; 36];
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'-'; 36];
         let mut j = 0;
-        for i in 0..32 {
-            if matches!(i, 8 | 12 | 16 | 20) {
-                out[j] = b'-';
+        for (i, byte) in v.to_be_bytes().into_iter().enumerate() {
+            // Dashes after the 4th, 6th, 8th and 10th byte (8-4-4-4-12).
+            if matches!(i, 4 | 6 | 8 | 10) {
                 j += 1;
             }
-            let nib = ((v >> (124 - 4 * i)) & 0xF) as usize;
-            out[j] = HEX[nib];
-            j += 1;
+            out[j] = HEX[usize::from(byte >> 4)];
+            out[j + 1] = HEX[usize::from(byte & 0xF)];
+            j += 2;
         }
-        Id(out)
+        Id { hash: v, text: out }
     }
 }
 
-/// A resource id: 36 characters of lower-case UUID text.
+/// A resource id: 36 characters of lower-case UUID text, and the number
+/// they print (compared first: ids are compared often).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Id([u8; 36]);
+pub(crate) struct Id {
+    hash: u128,
+    text: [u8; 36],
+}
 
 impl Id {
     pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("ids are ASCII hex and dashes")
+        std::str::from_utf8(&self.text).expect("ids are ASCII hex and dashes")
     }
 }
 
@@ -94,5 +98,13 @@ mod tests {
         assert_eq!(s.len(), 36);
         assert_eq!(&s[14..15], "8");
         assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+    }
+
+    #[test]
+    fn ids_do_not_change_between_releases() {
+        // A message resent after an upgrade must map to the same ids:
+        // this value is FNV-1a 128 computed independently of this code.
+        let id = Key::new("Patient").part(b"ab").part(b"c").id();
+        assert_eq!(id.as_str(), "a315b0ca-ef06-8d0e-95a6-7c8d048b0593");
     }
 }
