@@ -477,6 +477,7 @@ impl<'a> Message<'a> {
     }
 
     /// The number of segments.
+    #[inline]
     pub fn segment_count(&self) -> usize {
         self.segs.len()
     }
@@ -490,6 +491,7 @@ impl<'a> Message<'a> {
     }
 
     /// The segment at a 0-based position.
+    #[inline]
     pub fn segment_at(&self, index: usize) -> Option<Segment<'_>> {
         let idx = *self.segs.get(index)?;
         let fields = &self.fields[idx.first as usize..(idx.first + idx.count) as usize];
@@ -614,7 +616,10 @@ impl std::fmt::Debug for Segment<'_> {
 }
 
 impl<'m> Segment<'m> {
-    pub(crate) fn id_bytes(&self) -> &'m [u8] {
+    /// The segment id as bytes (`b"PID"`), as sent: cheaper than
+    /// [`Segment::id`] for matching, and exact even when it is not text.
+    #[inline]
+    pub fn id_bytes(&self) -> &'m [u8] {
         let end = (self.start as usize + 3).min(self.end as usize);
         let first_field_end = self.field_end(0);
         &self.input[self.start as usize..end.min(first_field_end)]
@@ -631,6 +636,7 @@ impl<'m> Segment<'m> {
     }
 
     /// The 1-based position of the segment in its message.
+    #[inline]
     pub fn position(&self) -> usize {
         self.index as usize + 1
     }
@@ -654,6 +660,7 @@ impl<'m> Segment<'m> {
         }
     }
 
+    #[inline]
     fn field_end(&self, k: usize) -> usize {
         match self.fields.get(k + 1) {
             Some(&next) => (next & !ESCAPED) as usize - 1,
@@ -664,6 +671,7 @@ impl<'m> Segment<'m> {
     /// Field `n` (1-based, as in `PID-3`), or `None` when the segment has
     /// fewer fields. For MSH, FHS and BHS, field 1 is the field separator
     /// and field 2 the encoding characters, as the standard numbers them.
+    #[inline]
     pub fn field(&self, n: usize) -> Option<Value<'m>> {
         if n == 0 {
             return None;

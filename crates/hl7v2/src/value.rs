@@ -92,26 +92,31 @@ impl<'m> Value<'m> {
     }
 
     /// The bytes as they appear in the message, escapes and separators included.
+    #[inline]
     pub fn raw(&self) -> &'m [u8] {
         self.raw
     }
 
     /// Byte offset of the value in the parsed input.
+    #[inline]
     pub fn offset(&self) -> u64 {
         self.offset
     }
 
     /// How deep the value sits.
+    #[inline]
     pub fn level(&self) -> Level {
         self.level
     }
 
     /// Whether the value is present but holds nothing.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
 
     /// Whether the value is the explicit null `""`.
+    #[inline]
     pub fn is_null(&self) -> bool {
         self.raw == b"\"\""
     }
@@ -121,6 +126,7 @@ impl<'m> Value<'m> {
     /// and `\N\` dropped, any other sequence kept as written) and the bytes
     /// read in the message's character set. Separators inside the value
     /// (a field's `^`) are kept as they are.
+    #[inline]
     pub fn decode(&self) -> Cow<'m, str> {
         if self.plain {
             return match self.ctx.slice(self.raw, self.offset) {
@@ -139,6 +145,7 @@ impl<'m> Value<'m> {
     }
 
     /// The decoded text, or `None` when the value is empty or null.
+    #[inline]
     pub fn text(&self) -> Option<Cow<'m, str>> {
         if self.is_empty() || self.is_null() {
             None

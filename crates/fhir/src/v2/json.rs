@@ -289,20 +289,40 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
 /// The index of the first byte of `bytes` that JSON escapes.
 #[inline]
 fn first_to_escape(bytes: &[u8]) -> Option<usize> {
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for chunk in words.by_ref() {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        if needs_escape(word) {
-            break;
+    // Most values are short and need nothing: answer that with whole
+    // words (the last one overlapping the one before) before looking
+    // for the byte.
+    let clean = if bytes.len() >= 8 {
+        let word =
+            |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+        let mut at = 0;
+        let mut hit = false;
+        while at + 8 <= bytes.len() && !hit {
+            hit = needs_escape(word(at));
+            at += 8;
         }
-        at += 8;
+        !hit && !needs_escape(word(bytes.len() - 8))
+    } else {
+        !bytes.iter().any(|&b| ESCAPED[usize::from(b)])
+    };
+    if clean {
+        return None;
     }
-    bytes[at..]
-        .iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        .map(|p| at + p)
+    bytes.iter().position(|&b| ESCAPED[usize::from(b)])
 }
+
+/// The bytes JSON escapes: control characters, `"` and `\`.
+const ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Whether any of the eight bytes of `word` is a control character, `"` or
 /// `\` (the bytes JSON escapes). Bytes of 0x80 and above never match.

@@ -152,8 +152,8 @@ impl<'m> Ctx<'m> {
             let Some(seg) = msg.segment_at(i) else {
                 continue;
             };
-            match seg.id() {
-                "PID" => {
+            match seg.id_bytes() {
+                b"PID" => {
                     let p = self.patient(i, &seg);
                     pat = Some(p);
                     enc = None;
@@ -161,53 +161,53 @@ impl<'m> Ctx<'m> {
                     order = None;
                     imm = None;
                 }
-                "NK1" => {
+                b"NK1" => {
                     if let Some(p) = pat {
                         self.related_person(&seg, p);
                     }
                 }
-                "PV1" => {
+                b"PV1" => {
                     if let Some(p) = pat {
                         enc = self.encounter(i, &seg, p);
                     }
                 }
-                "AL1" => {
+                b"AL1" => {
                     if let Some(p) = pat {
                         self.allergy(&seg, p);
                     }
                 }
-                "DG1" => {
+                b"DG1" => {
                     if let Some(p) = pat {
                         self.condition(&seg, p, enc);
                     }
                 }
-                "PR1" => {
+                b"PR1" => {
                     if let Some(p) = pat {
                         self.procedure(&seg, p, enc);
                     }
                 }
-                "IN1" => {
+                b"IN1" => {
                     if let Some(p) = pat {
                         self.coverage(&seg, p);
                     }
                 }
-                "ORC" => {
+                b"ORC" => {
                     orc = Some(seg);
                     order = None;
                     imm = None;
                 }
-                "OBR" => {
+                b"OBR" => {
                     if let Some(p) = pat {
                         order = Some(self.order(i, &seg, orc.as_ref(), p, enc.map(|e| e.0)));
                         imm = None;
                     }
                 }
-                "RXA" => {
+                b"RXA" => {
                     if let Some(p) = pat {
                         imm = self.immunization(i, &seg, orc.as_ref(), p, enc.map(|e| e.0));
                     }
                 }
-                "OBX" => {
+                b"OBX" => {
                     if let Some(p) = pat {
                         self.observation(&seg, p, enc.map(|e| e.0), order, imm);
                     }
@@ -339,10 +339,10 @@ impl<'m> Ctx<'m> {
         let mut mrg = None;
         for j in i + 1..msg.segment_count() {
             let Some(s) = msg.segment_at(j) else { break };
-            match s.id() {
-                "PID" => break,
-                "PD1" if pd1.is_none() => pd1 = Some(s),
-                "MRG" if mrg.is_none() => mrg = Some(s),
+            match s.id_bytes() {
+                b"PID" => break,
+                b"PD1" if pd1.is_none() => pd1 = Some(s),
+                b"MRG" if mrg.is_none() => mrg = Some(s),
                 _ => {}
             }
         }
@@ -641,7 +641,7 @@ impl<'m> Ctx<'m> {
             None => self.msg_key.part(b"Encounter").num(seg.position()).id(),
         };
         let msg = self.msg;
-        let pv2 = msg.segment_at(i + 1).filter(|s| s.id() == "PV2");
+        let pv2 = msg.segment_at(i + 1).filter(|s| s.id_bytes() == b"PV2");
         // Practitioners and Locations first (their entries follow the Encounter).
         let mut parts: Vec<(&'static str, &'static str, Id)> = Vec::new();
         for (n, code, display) in [
@@ -1047,9 +1047,9 @@ impl<'m> Ctx<'m> {
         let mut results: Vec<Segment<'m>> = Vec::new();
         for j in i + 1..msg.segment_count() {
             let Some(s) = msg.segment_at(j) else { break };
-            match s.id() {
-                "OBX" => results.push(s),
-                "OBR" | "ORC" | "PID" | "RXA" => break,
+            match s.id_bytes() {
+                b"OBX" => results.push(s),
+                b"OBR" | b"ORC" | b"PID" | b"RXA" => break,
                 _ => {}
             }
         }
@@ -1220,7 +1220,9 @@ impl<'m> Ctx<'m> {
             self.focus.push(("Immunization", id));
         }
         let msg = self.msg;
-        let rxr = msg.segment_at(seg.position()).filter(|s| s.id() == "RXR");
+        let rxr = msg
+            .segment_at(seg.position())
+            .filter(|s| s.id_bytes() == b"RXR");
         let seg = *seg;
         let wrote = self.entry("Immunization", id, |c| {
             let at = |n| loc(&seg, "RXA", n);
