@@ -35,5 +35,8 @@ fn main() {
     for m in inputs.iter().cycle().take(messages) {
         bytes += map_bytes(std::hint::black_box(m)).map_or(0, |out| out.bundle.len());
     }
-    let _ = writeln!(std::io::stdout(), "{messages} messages, {bytes} bytes of Bundle JSON");
+    let _ = writeln!(
+        std::io::stdout(),
+        "{messages} messages, {bytes} bytes of Bundle JSON"
+    );
 }

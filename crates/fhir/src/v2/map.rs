@@ -7,7 +7,7 @@ use caresync_hl7v2::{KnownType, Message, Segment, Value};
 
 use super::dt::{self, Cx, part, pt, text};
 use super::id::{Id, Key};
-use super::json::W;
+use super::json::{Mark, W};
 use super::{Error, IssueKind, Location, Mapped, is_supported};
 
 const EMPTY: &[u8] = b"";
@@ -123,8 +123,14 @@ pub(crate) fn map(msg: &Message<'_>) -> Result<Mapped, Error> {
         focus: Vec::with_capacity(4),
         pending: Vec::new(),
     };
+    let focus = c.focus_ids();
+    let open = c.header(&msh, sent.as_ref(), &focus);
     c.walk();
-    Ok(c.finish(&msh, sent))
+    debug_assert!(
+        c.focus.iter().map(|(_, id)| *id).eq(focus.iter().copied()),
+        "the focus computed before the walk is the walk's"
+    );
+    Ok(c.finish(&msh, sent, open))
 }
 
 #[derive(Clone, Copy)]
@@ -329,10 +335,18 @@ impl<'m> Ctx<'m> {
         }
     }
 
-    fn patient(&mut self, i: usize, seg: &Segment<'m>) -> Pat {
+    /// The patient key and Patient id of a PID.
+    fn patient_ids(&self, seg: &Segment<'_>) -> Pat {
         let first = reps(seg, 3).find(|r| part(*r, 1).is_some_and(|p| !p.is_empty()));
         let key = self.patient_key(first, seg);
-        let id = key.part(b"Patient").id();
+        Pat {
+            key,
+            id: key.part(b"Patient").id(),
+        }
+    }
+
+    fn patient(&mut self, i: usize, seg: &Segment<'m>) -> Pat {
+        let Pat { key, id } = self.patient_ids(seg);
         let msg = self.msg;
         // PD1 and MRG belong to this PID when they come before the next PID.
         let mut pd1 = None;
@@ -624,14 +638,9 @@ impl<'m> Ctx<'m> {
         });
     }
 
-    fn encounter(
-        &mut self,
-        i: usize,
-        seg: &Segment<'m>,
-        p: Pat,
-    ) -> Option<(Id, Option<Value<'m>>)> {
-        let visit = f(seg, 19);
-        let id = match visit.filter(|v| part(*v, 1).is_some_and(|x| !x.is_empty())) {
+    /// The Encounter id of a PV1.
+    fn encounter_id(&self, seg: &Segment<'_>, p: Pat) -> Id {
+        match f(seg, 19).filter(|v| part(*v, 1).is_some_and(|x| !x.is_empty())) {
             Some(v) => p
                 .key
                 .part(b"Encounter")
@@ -639,7 +648,17 @@ impl<'m> Ctx<'m> {
                 .part(raw(part(v, 4)))
                 .id(),
             None => self.msg_key.part(b"Encounter").num(seg.position()).id(),
-        };
+        }
+    }
+
+    fn encounter(
+        &mut self,
+        i: usize,
+        seg: &Segment<'m>,
+        p: Pat,
+    ) -> Option<(Id, Option<Value<'m>>)> {
+        let visit = f(seg, 19);
+        let id = self.encounter_id(seg, p);
         let msg = self.msg;
         let pv2 = msg.segment_at(i + 1).filter(|s| s.id_bytes() == b"PV2");
         // Practitioners and Locations first (their entries follow the Encounter).
@@ -1178,6 +1197,30 @@ impl<'m> Ctx<'m> {
         }
     }
 
+    /// The Immunization id of an RXA; `None` when it lacks the vaccine
+    /// (RXA-5) or the date (RXA-3) the resource requires.
+    fn immunization_id(&self, seg: &Segment<'_>, orc: Option<&Segment<'_>>, p: Pat) -> Option<Id> {
+        let (Some(vaccine), Some(when)) = (f(seg, 5), f(seg, 3)) else {
+            return None;
+        };
+        let filler = orc
+            .and_then(|o| f(o, 3))
+            .and_then(|v| part(v, 1))
+            .filter(|v| !v.is_empty());
+        Some(match filler {
+            Some(v) => Key::new("Immunization")
+                .part(self.facility)
+                .part(v.raw())
+                .id(),
+            None => p
+                .key
+                .part(b"Immunization")
+                .part(raw(part(vaccine, 1)))
+                .part(when.raw())
+                .id(),
+        })
+    }
+
     fn immunization(
         &mut self,
         _i: usize,
@@ -1188,27 +1231,11 @@ impl<'m> Ctx<'m> {
     ) -> Option<Id> {
         let vaccine = f(seg, 5);
         let when = f(seg, 3);
-        let (Some(vaccine), Some(_)) = (vaccine, when) else {
+        let (Some(vaccine), Some(id)) = (vaccine, self.immunization_id(seg, orc, p)) else {
             let n = if vaccine.is_none() { 5 } else { 3 };
             self.cx
                 .issue(IssueKind::MissingRequired, loc(seg, "RXA", n));
             return None;
-        };
-        let filler = orc
-            .and_then(|o| f(o, 3))
-            .and_then(|v| part(v, 1))
-            .filter(|v| !v.is_empty());
-        let id = match filler {
-            Some(v) => Key::new("Immunization")
-                .part(self.facility)
-                .part(v.raw())
-                .id(),
-            None => p
-                .key
-                .part(b"Immunization")
-                .part(raw(part(vaccine, 1)))
-                .part(raw(when))
-                .id(),
         };
         let mut performers = Vec::new();
         for r in reps(seg, 10) {
@@ -1404,12 +1431,19 @@ impl<'m> Ctx<'m> {
         });
     }
 
-    fn finish(mut self, msh: &Segment<'m>, sent: Option<caresync_hl7v2::Timestamp>) -> Mapped {
-        let body = std::mem::replace(&mut self.w, W::with_capacity(0));
-        let mut w = W::with_capacity(body.buf.len() + 2048);
+    /// Writes the start of the Bundle and its first entry, the
+    /// MessageHeader (its `focus` computed beforehand by
+    /// [`Ctx::focus_ids`]), so the resources follow in the same buffer.
+    /// Returns the open Bundle and `entry` array.
+    fn header(
+        &mut self,
+        msh: &Segment<'m>,
+        sent: Option<&caresync_hl7v2::Timestamp>,
+        focus: &[Id],
+    ) -> (Mark, Mark) {
+        let mut w = std::mem::replace(&mut self.w, W::with_capacity(0));
         let bundle_id = self.msg_key.part(b"Bundle").id();
         let mh_id = self.msg_key.part(b"MessageHeader").id();
-        let prov_id = self.msg_key.part(b"Provenance").id();
         let top = w.item();
         w.kv_lit("resourceType", "Bundle");
         w.kv_id("id", &bundle_id);
@@ -1424,7 +1458,7 @@ impl<'m> Ctx<'m> {
             w.end(m);
         }
         w.kv_lit("type", "message");
-        if let Some(t) = &sent {
+        if let Some(t) = sent {
             w.key("timestamp");
             dt::write_instant(&mut w, t);
         }
@@ -1472,16 +1506,75 @@ impl<'m> Ctx<'m> {
         }
         w.end(src);
         let fo = w.arr("focus");
-        for (_, id) in &self.focus {
+        for id in focus {
             reference(&mut w, None, *id);
         }
         w.end(fo);
         w.end(r);
         w.end(e);
-        // The resources.
-        if !body.buf.is_empty() {
-            w.raw(&body.buf);
+        self.w = w;
+        (top, entries)
+    }
+
+    /// The ids the MessageHeader's `focus` lists, in the order the walk
+    /// meets them: each Patient (not for ORU^R01 or VXU^V04), each
+    /// Encounter of an ADT message, each DiagnosticReport with a code
+    /// (ORU^R01) and each Immunization (VXU^V04). Computed before the
+    /// walk, with the walk's own id functions, so that the Bundle is
+    /// written front to back in one buffer.
+    fn focus_ids(&self) -> Vec<Id> {
+        let msg = self.msg;
+        let mut out = Vec::with_capacity(4);
+        let mut pat: Option<Pat> = None;
+        let mut orc: Option<Segment<'m>> = None;
+        for seg in msg.segments() {
+            match seg.id_bytes() {
+                b"PID" => {
+                    let p = self.patient_ids(&seg);
+                    if self.trigger != KnownType::OruR01 && self.trigger != KnownType::VxuV04 {
+                        out.push(p.id);
+                    }
+                    pat = Some(p);
+                    orc = None;
+                }
+                b"PV1" if pat.is_some() && self.trigger.is_adt() => {
+                    if let Some(p) = pat {
+                        out.push(self.encounter_id(&seg, p));
+                    }
+                }
+                b"ORC" => orc = Some(seg),
+                b"OBR"
+                    if pat.is_some()
+                        && self.trigger == KnownType::OruR01
+                        && f(&seg, 4).is_some() =>
+                {
+                    out.push(self.order_key(&seg, orc.as_ref(), b"DiagnosticReport"));
+                }
+                b"RXA" if self.trigger == KnownType::VxuV04 => {
+                    if let Some(id) = pat.and_then(|p| self.immunization_id(&seg, orc.as_ref(), p))
+                    {
+                        out.push(id);
+                    }
+                }
+                _ => {}
+            }
         }
+        out
+    }
+
+    /// Writes the Provenance and closes the Bundle opened by [`Ctx::header`].
+    fn finish(
+        mut self,
+        msh: &Segment<'m>,
+        sent: Option<caresync_hl7v2::Timestamp>,
+        (top, entries): (Mark, Mark),
+    ) -> Mapped {
+        let mut w = std::mem::replace(&mut self.w, W::with_capacity(0));
+        let mh_id = self.msg_key.part(b"MessageHeader").id();
+        let prov_id = self.msg_key.part(b"Provenance").id();
+        let control = text(msh.field(10));
+        let mt = msh.field(9);
+        let app = f(msh, 3);
         // Provenance.
         match &sent {
             Some(t) => {

@@ -322,6 +322,54 @@ fn same_message_maps_to_same_json() {
 }
 
 #[test]
+fn message_header_focus_names_the_main_resources() {
+    let mut seen = 0;
+    for (stem, input, _) in samples() {
+        let mapped = v2::map_bytes(&input).expect("maps");
+        let bundle: Value = serde_json::from_str(&mapped.bundle).expect("JSON");
+        let entries = bundle["entry"].as_array().expect("entries");
+        let header = &entries[0]["resource"];
+        assert_eq!(header["resourceType"], "MessageHeader", "{stem}");
+        let focus: Vec<&str> = header["focus"]
+            .as_array()
+            .map(|f| f.iter().filter_map(|r| r["reference"].as_str()).collect())
+            .unwrap_or_default();
+        // Every focus is an entry of this Bundle, of the message's main type.
+        let main = match &stem[..3] {
+            "ADT" => &["Patient", "Encounter"][..],
+            "ORU" => &["DiagnosticReport"][..],
+            _ => &["Immunization"][..],
+        };
+        for url in &focus {
+            let entry = entries
+                .iter()
+                .find(|e| e["fullUrl"] == *url)
+                .unwrap_or_else(|| panic!("{stem}: focus {url} is an entry"));
+            let ty = entry["resource"]["resourceType"].as_str().unwrap_or("");
+            assert!(main.contains(&ty), "{stem}: focus on a {ty}");
+        }
+        // An ADT message focuses on its Patient; ORU on its reports.
+        let first_of = |ty: &str| {
+            entries
+                .iter()
+                .find(|e| e["resource"]["resourceType"] == ty)
+                .and_then(|e| e["fullUrl"].as_str())
+        };
+        if stem.starts_with("ADT") {
+            let patient = first_of("Patient").expect("a Patient");
+            assert!(focus.contains(&patient), "{stem}: focus on the Patient");
+        }
+        if stem.starts_with("ORU")
+            && let Some(report) = first_of("DiagnosticReport")
+        {
+            assert!(focus.contains(&report), "{stem}: focus on the report");
+        }
+        seen += focus.len();
+    }
+    assert!(seen > 0, "some message has a focus");
+}
+
+#[test]
 fn missing_pid_is_a_typed_error() {
     let input = b"MSH|^~\\&|A|B|C|D|20240101120000||ADT^A01^ADT_A01|X1|P|2.5\rPV1|1|I\r";
     let err = v2::map_bytes(input).expect_err("no PID");
