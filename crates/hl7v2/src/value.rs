@@ -238,11 +238,7 @@ impl<'m> Value<'m> {
             Seps::Whole => return (i == 0 && !self.is_empty()).then_some(*self),
             Seps::Itself => return (i == 0).then_some(*self),
         };
-        let raw = self.raw;
-        let region = match stop.and_then(|s| find_byte(s, raw)) {
-            Some(end) => &raw[..end],
-            None => raw,
-        };
+        let region = self.region(stop);
         if region.is_empty() {
             return None;
         }
@@ -266,11 +262,7 @@ impl<'m> Value<'m> {
         match self.part_seps() {
             Seps::Split(sep, stop, part_level) => {
                 level = part_level;
-                let raw = self.raw;
-                let region = match stop.and_then(|s| find_byte(s, raw)) {
-                    Some(end) => &raw[..end],
-                    None => raw,
-                };
+                let region = self.region(stop);
                 more = N == 0;
                 if !region.is_empty() && N > 0 {
                     let mut start = 0;
@@ -300,6 +292,15 @@ impl<'m> Value<'m> {
             count,
             more,
             level,
+        }
+    }
+
+    /// The bytes that split into parts: up to the first `stop` byte (a
+    /// field's first repetition), or all of them.
+    fn region(&self, stop: Option<u8>) -> &'m [u8] {
+        match stop.and_then(|s| find_byte(s, self.raw)) {
+            Some(end) => &self.raw[..end],
+            None => self.raw,
         }
     }
 
