@@ -501,5 +501,8 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     if let Some(p) = hay[..head].iter().position(|&b| b == needle) {
         return Some(p);
     }
+    if hay.len() <= HEAD {
+        return None;
+    }
     memchr::memchr(needle, &hay[head..]).map(|p| p + head)
 }

@@ -1,6 +1,8 @@
 //! Deterministic resource ids: FNV-1a (128-bit) over the parts that
 //! identify a resource, printed as a version-8 UUID.
 
+use arrayvec::ArrayString;
+
 /// An FNV-1a 128-bit hash being fed identifying parts.
 ///
 /// Each part is followed by the byte `0x1F` (unit separator), so
@@ -54,33 +56,43 @@ impl Key {
         v |= 0x8_u128 << 76;
         v &= !(0x3_u128 << 62);
         v |= 0x2_u128 << 62;
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        // Where each byte's two digits go: dashes after the 4th, 6th, 8th
+        // and 10th byte (8-4-4-4-12).
+        const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
         let mut out = [b'-'; 36];
-        let mut j = 0;
-        for (i, byte) in v.to_be_bytes().into_iter().enumerate() {
-            // Dashes after the 4th, 6th, 8th and 10th byte (8-4-4-4-12).
-            if matches!(i, 4 | 6 | 8 | 10) {
-                j += 1;
-            }
-            out[j] = HEX[usize::from(byte >> 4)];
-            out[j + 1] = HEX[usize::from(byte & 0xF)];
-            j += 2;
+        for (byte, at) in v.to_be_bytes().into_iter().zip(AT) {
+            out[at..at + 2].copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
         }
-        Id { hash: v, text: out }
+        // Checked once here, so the text is written without checks later.
+        let text = ArrayString::from_byte_string(&out).expect("ids are ASCII hex and dashes");
+        Id { hash: v, text }
     }
 }
+
+/// The two lower-case hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = [HEX[b >> 4], HEX[b & 0xF]];
+        b += 1;
+    }
+    t
+};
 
 /// A resource id: 36 characters of lower-case UUID text, and the number
 /// they print (compared first: ids are compared often).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Id {
     hash: u128,
-    text: [u8; 36],
+    text: ArrayString<36>,
 }
 
 impl Id {
+    #[inline]
     pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.text).expect("ids are ASCII hex and dashes")
+        &self.text
     }
 }
 

@@ -161,15 +161,35 @@ impl W {
         self.str_lit(v);
     }
 
-    /// A `urn:uuid:` reference to a resource id (hex digits and dashes,
-    /// nothing to escape).
+    /// `{"reference":"urn:uuid:<id>"}` under `key` (or as an array
+    /// element when `key` is `None`), in one piece.
     #[inline]
-    pub(crate) fn urn(&mut self, id: &Id) {
+    pub(crate) fn reference(&mut self, key: Option<&str>, id: &Id) {
         self.sep();
-        self.buf.push_str("\"urn:uuid:");
+        if let Some(k) = key {
+            self.buf.push('"');
+            self.buf.push_str(k);
+            self.buf.push_str("\":");
+        }
+        self.buf.push_str("{\"reference\":\"urn:uuid:");
+        self.buf.push_str(id.as_str());
+        self.buf.push_str("\"}");
+        self.comma = true;
+    }
+
+    /// Opens a Bundle entry and its resource, `{"fullUrl":"urn:uuid:<id>",
+    /// "resource":{"resourceType":"<ty>","id":"<id>"`, as an array element;
+    /// close the resource, then the entry, with [`W::end`].
+    pub(crate) fn entry(&mut self, ty: &'static str, id: &Id) -> (Mark, Mark) {
+        let e = self.item();
+        self.buf.push_str("\"fullUrl\":\"urn:uuid:");
         self.buf.push_str(id.as_str());
         self.buf.push('"');
         self.comma = true;
+        let r = self.obj("resource");
+        self.kv_lit("resourceType", ty);
+        self.kv_id("id", id);
+        (e, r)
     }
 
     /// `"key":"<id>"`.

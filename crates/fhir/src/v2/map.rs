@@ -68,17 +68,10 @@ fn code_subject_encounter(
         w.kv_opt("text", desc);
         w.end(m);
     }
-    reference(w, Some("subject"), patient);
+    w.reference(Some("subject"), &patient);
     if let Some(e) = encounter {
-        reference(w, Some("encounter"), e);
+        w.reference(Some("encounter"), &e);
     }
-}
-
-fn reference(w: &mut W, key: Option<&str>, id: Id) {
-    let m = w.begin(key, '{');
-    w.key("reference");
-    w.urn(&id);
-    w.end(m);
 }
 
 pub(crate) fn map(msg: &Message<'_>) -> Result<Mapped, Error> {
@@ -229,12 +222,7 @@ impl<'m> Ctx<'m> {
         if self.emitted.iter().any(|(_, e)| *e == id) {
             return false;
         }
-        let e = self.w.item();
-        self.w.key("fullUrl");
-        self.w.urn(&id);
-        let r = self.w.obj("resource");
-        self.w.kv_lit("resourceType", ty);
-        self.w.kv_id("id", &id);
+        let (e, r) = self.w.entry(ty, &id);
         body(self);
         self.w.end(r);
         self.w.end(e);
@@ -374,7 +362,7 @@ impl<'m> Ctx<'m> {
             if let Some((old_id, _)) = old {
                 let l = c.w.arr("link");
                 let m = c.w.item();
-                reference(&mut c.w, Some("other"), old_id);
+                c.w.reference(Some("other"), &old_id);
                 c.w.kv_lit("type", "replaces");
                 c.w.end(m);
                 c.w.end(l);
@@ -391,7 +379,7 @@ impl<'m> Ctx<'m> {
                 c.w.raw("false");
                 let l = c.w.arr("link");
                 let lm = c.w.item();
-                reference(&mut c.w, Some("other"), id);
+                c.w.reference(Some("other"), &id);
                 c.w.kv_lit("type", "replaced-by");
                 c.w.end(lm);
                 c.w.end(l);
@@ -573,7 +561,7 @@ impl<'m> Ctx<'m> {
             let w = &mut self.w;
             let a = w.arr("generalPractitioner");
             for id in gps {
-                reference(w, None, id);
+                w.reference(None, &id);
             }
             for r in reps(&pd1, 3) {
                 if let Some(name) = pt(r, 1) {
@@ -604,7 +592,7 @@ impl<'m> Ctx<'m> {
                 dt::cx(cx, w, None, r, None, at(33));
             }
             w.end(ids);
-            reference(w, Some("patient"), p.id);
+            w.reference(Some("patient"), &p.id);
             let rel = w.arr("relationship");
             dt::cwe(w, None, f(&seg, 3), Some("0063"));
             dt::cwe(w, None, f(&seg, 7), Some("0131"));
@@ -737,7 +725,7 @@ impl<'m> Ctx<'m> {
             dt::cwe(w, None, f(&seg, 4), Some("0007"));
             w.end(ty);
             dt::cwe(w, Some("serviceType"), f(&seg, 10), Some("0069"));
-            reference(w, Some("subject"), p.id);
+            w.reference(Some("subject"), &p.id);
             let pa = w.arr("participant");
             for (code, display, pid) in &parts {
                 let m = w.item();
@@ -750,7 +738,7 @@ impl<'m> Ctx<'m> {
                     Some(display),
                 );
                 w.end(t);
-                reference(w, Some("individual"), *pid);
+                w.reference(Some("individual"), pid);
                 w.end(m);
             }
             w.end(pa);
@@ -789,7 +777,7 @@ impl<'m> Ctx<'m> {
             let l = w.arr("location");
             for (status, lid) in &locs {
                 let m = w.item();
-                reference(w, Some("location"), *lid);
+                w.reference(Some("location"), lid);
                 w.kv("status", status);
                 w.end(m);
             }
@@ -842,7 +830,7 @@ impl<'m> Ctx<'m> {
                 }
             }
             dt::cwe(w, Some("code"), Some(code), None);
-            reference(w, Some("patient"), p.id);
+            w.reference(Some("patient"), &p.id);
             c.cx.datetime(w, "onsetDateTime", f(&seg, 6), loc(&seg, "AL1", 6));
             let reactions: Vec<_> = reps(&seg, 5).collect();
             if !reactions.is_empty() {
@@ -932,7 +920,7 @@ impl<'m> Ctx<'m> {
             let a = w.arr("performer");
             for pid in performers {
                 let m = w.item();
-                reference(w, Some("actor"), pid);
+                w.reference(Some("actor"), &pid);
                 w.end(m);
             }
             w.end(a);
@@ -976,7 +964,7 @@ impl<'m> Ctx<'m> {
             w.kv_lit("status", "active");
             dt::cwe(w, Some("type"), f(&seg, 15), Some("0086"));
             w.kv_opt("subscriberId", text(f(&seg, 36)).as_deref());
-            reference(w, Some("beneficiary"), p.id);
+            w.reference(Some("beneficiary"), &p.id);
             if let Some(rel) = f(&seg, 17).and_then(|v| pt(v, 1)) {
                 let code = match rel.as_ref() {
                     "SEL" => Some("self"),
@@ -995,7 +983,7 @@ impl<'m> Ctx<'m> {
                         None,
                     );
                     if code == "self" {
-                        reference(w, Some("subscriber"), p.id);
+                        w.reference(Some("subscriber"), &p.id);
                     }
                 }
             }
@@ -1124,15 +1112,15 @@ impl<'m> Ctx<'m> {
             w.kv("status", status);
             w.kv_lit("intent", "order");
             dt::cwe(w, Some("code"), code, None);
-            reference(w, Some("subject"), p.id);
+            w.reference(Some("subject"), &p.id);
             if let Some(e) = enc {
-                reference(w, Some("encounter"), e);
+                w.reference(Some("encounter"), &e);
             }
             if let Some(o) = orc {
                 c.cx.datetime(w, "authoredOn", f(&o, 9), loc(&o, "ORC", 9));
             }
             if let Some(r) = requester {
-                reference(w, Some("requester"), r);
+                w.reference(Some("requester"), &r);
             }
         });
         if code.is_none() {
@@ -1156,13 +1144,13 @@ impl<'m> Ctx<'m> {
                 });
                 let w = &mut c.w;
                 let b = w.arr("basedOn");
-                reference(w, None, sr);
+                w.reference(None, &sr);
                 w.end(b);
                 w.kv("status", status);
                 dt::cwe(w, Some("code"), code, None);
-                reference(w, Some("subject"), p.id);
+                w.reference(Some("subject"), &p.id);
                 if let Some(e) = enc {
-                    reference(w, Some("encounter"), e);
+                    w.reference(Some("encounter"), &e);
                 }
                 if f(&seg, 8).is_some() {
                     c.cx.period(
@@ -1176,7 +1164,7 @@ impl<'m> Ctx<'m> {
                 }
                 let r = w.arr("result");
                 for id in &result_ids {
-                    reference(w, None, *id);
+                    w.reference(None, id);
                 }
                 w.end(r);
                 let pf = w.arr("presentedForm");
@@ -1268,9 +1256,9 @@ impl<'m> Ctx<'m> {
                 dt::cwe(w, Some("statusReason"), f(&seg, 18), None);
             }
             dt::cwe(w, Some("vaccineCode"), Some(vaccine), None);
-            reference(w, Some("patient"), p.id);
+            w.reference(Some("patient"), &p.id);
             if let Some(e) = enc {
-                reference(w, Some("encounter"), e);
+                w.reference(Some("encounter"), &e);
             }
             cx.datetime(w, "occurrenceDateTime", when, at(3));
             if let Some(src) = f(&seg, 9).and_then(|v| pt(v, 1))
@@ -1318,7 +1306,7 @@ impl<'m> Ctx<'m> {
                     "AP",
                     Some("Administering Provider"),
                 );
-                reference(w, Some("actor"), pid);
+                w.reference(Some("actor"), &pid);
                 w.end(m);
             }
             w.end(a);
@@ -1354,12 +1342,12 @@ impl<'m> Ctx<'m> {
             let cx = &mut c.cx;
             if let Some(sr) = order.and_then(|o| o.sr) {
                 let b = w.arr("basedOn");
-                reference(w, None, sr);
+                w.reference(None, &sr);
                 w.end(b);
             }
             if let Some(i) = imm {
                 let b = w.arr("partOf");
-                reference(w, None, i);
+                w.reference(None, &i);
                 w.end(b);
             }
             let status = text(f(&seg, 11)).map_or("unknown", |s| match s.as_ref() {
@@ -1374,9 +1362,9 @@ impl<'m> Ctx<'m> {
             });
             w.kv("status", status);
             dt::cwe(w, Some("code"), Some(code), None);
-            reference(w, Some("subject"), p.id);
+            w.reference(Some("subject"), &p.id);
             if let Some(e) = enc {
-                reference(w, Some("encounter"), e);
+                w.reference(Some("encounter"), &e);
             }
             if f(&seg, 14).is_some() {
                 cx.datetime(w, "effectiveDateTime", f(&seg, 14), at(14));
@@ -1385,7 +1373,7 @@ impl<'m> Ctx<'m> {
             }
             let a = w.arr("performer");
             for pid in &performers {
-                reference(w, None, *pid);
+                w.reference(None, pid);
             }
             w.end(a);
             let ty = text(f(&seg, 2));
@@ -1464,12 +1452,7 @@ impl<'m> Ctx<'m> {
         }
         let entries = w.arr("entry");
         // MessageHeader.
-        let e = w.item();
-        w.key("fullUrl");
-        w.urn(&mh_id);
-        let r = w.obj("resource");
-        w.kv_lit("resourceType", "MessageHeader");
-        w.kv_id("id", &mh_id);
+        let (e, r) = w.entry("MessageHeader", &mh_id);
         let mt = msh.field(9);
         let ec = w.obj("eventCoding");
         w.kv_lit("system", "http://terminology.hl7.org/CodeSystem/v2-0003");
@@ -1507,7 +1490,7 @@ impl<'m> Ctx<'m> {
         w.end(src);
         let fo = w.arr("focus");
         for id in focus {
-            reference(&mut w, None, *id);
+            w.reference(None, id);
         }
         w.end(fo);
         w.end(r);
@@ -1578,16 +1561,11 @@ impl<'m> Ctx<'m> {
         // Provenance.
         match &sent {
             Some(t) => {
-                let e = w.item();
-                w.key("fullUrl");
-                w.urn(&prov_id);
-                let r = w.obj("resource");
-                w.kv_lit("resourceType", "Provenance");
-                w.kv_id("id", &prov_id);
+                let (e, r) = w.entry("Provenance", &prov_id);
                 let tg = w.arr("target");
-                reference(&mut w, None, mh_id);
+                w.reference(None, &mh_id);
                 for (_, id) in &self.emitted {
-                    reference(&mut w, None, *id);
+                    w.reference(None, id);
                 }
                 w.end(tg);
                 w.key("recorded");
