@@ -77,39 +77,92 @@ impl std::fmt::Debug for Message<'_> {
     }
 }
 
-/// The offset of the next byte at or after `i` that the indexer must look
-/// at: the field separator, the escape character, or a control character
-/// (which includes the segment terminators). Eight bytes at a time: for
-/// each word, a byte equal to `field` or `escape` is a zero byte of
-/// `x ^ broadcast(c)`, and a control character is a byte below 0x20; the
-/// classic "has zero byte" / "has byte less than" tests flag the lowest such
-/// byte exactly, which is the one wanted.
+/// The bytes [`Stops`] classifies at once.
+const BLOCK: usize = 64;
+
+/// Finds the bytes the indexer must look at: the field separator, the
+/// escape character, and control characters (which include the segment
+/// terminators). A block of 64 bytes is classified at once into a bit
+/// mask (a loop the compiler turns into vector compares), and the stops
+/// in it are then read off the mask, so a field costs a few instructions
+/// rather than a scan that starts again after every separator.
+struct Stops<'a> {
+    b: &'a [u8],
+    /// Where the block of `mask` starts.
+    at: usize,
+    /// Bit `k` set when `b[at + k]` is a stop.
+    mask: u64,
+    field: u8,
+    escape: u8,
+}
+
+impl<'a> Stops<'a> {
+    fn new(b: &'a [u8], field: u8, escape: u8) -> Self {
+        let mut s = Stops {
+            b,
+            at: 0,
+            mask: 0,
+            field,
+            escape,
+        };
+        s.mask = s.classify(b);
+        s
+    }
+
+    /// The offset of the first stop at or after `i` (the input's length
+    /// when there is none).
+    #[inline]
+    fn next(&mut self, mut i: usize) -> usize {
+        loop {
+            let off = i.wrapping_sub(self.at);
+            if off < BLOCK {
+                let m = self.mask & (u64::MAX << off);
+                if m != 0 {
+                    return self.at + m.trailing_zeros() as usize;
+                }
+                i = self.at + BLOCK;
+            }
+            if i >= self.b.len() {
+                return self.b.len();
+            }
+            self.at = i;
+            self.mask = self.classify(&self.b[i..]);
+        }
+    }
+
+    /// The stop mask of the first 64 bytes of `b` (fewer at the end).
+    #[inline]
+    fn classify(&self, b: &[u8]) -> u64 {
+        let (field, escape) = (self.field, self.escape);
+        match b.first_chunk::<BLOCK>() {
+            Some(block) => block_mask(block, field, escape),
+            None => b
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| c == field || c == escape || c < 0x20)
+                .fold(0, |m, (k, _)| m | 1 << k),
+        }
+    }
+}
+
+/// The stop mask of a whole block. The bytes are first classified into
+/// flags (0 or 1) by a plain loop the compiler vectorises; each eight flags
+/// are then gathered into eight bits by one multiplication: flag `i` of
+/// the word lands in bit `56 + i` of the product, no two partial products
+/// overlapping, so no carry disturbs them.
 #[inline]
-fn next_special(b: &[u8], mut i: usize, field: u8, escape: u8) -> usize {
-    const LO: u64 = u64::from_le_bytes([0x01; 8]);
-    const HI: u64 = u64::from_le_bytes([0x80; 8]);
-    const SPACE: u64 = u64::from_le_bytes([0x20; 8]);
-    let f = LO * u64::from(field);
-    let e = LO * u64::from(escape);
-    while let Some(word) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes(word.try_into().expect("an 8-byte slice"));
-        let xf = x ^ f;
-        let xe = x ^ e;
-        let hits =
-            (xf.wrapping_sub(LO) & !xf | xe.wrapping_sub(LO) & !xe | x.wrapping_sub(SPACE) & !x)
-                & HI;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
+fn block_mask(block: &[u8; BLOCK], field: u8, escape: u8) -> u64 {
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let mut flags = [0u8; BLOCK];
+    for (f, &c) in flags.iter_mut().zip(block) {
+        *f = u8::from(c == field) | u8::from(c == escape) | u8::from(c < 0x20);
     }
-    while let Some(&c) = b.get(i) {
-        if c == field || c == escape || c < 0x20 {
-            return i;
-        }
-        i += 1;
+    let mut m = 0u64;
+    for (k, w) in flags.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes(w.try_into().expect("eight flags"));
+        m |= (w.wrapping_mul(GATHER) >> 56) << (8 * k);
     }
-    b.len()
+    m
 }
 
 /// Segments whose second field holds encoding characters rather than data.
@@ -218,8 +271,9 @@ impl<'a> Message<'a> {
         fields.push((pos + 4) as u32);
         let mut i = pos + header_len;
 
+        let mut stops = Stops::new(b, field, escape.unwrap_or(field));
         loop {
-            i = next_special(b, i, field, escape.unwrap_or(field));
+            i = stops.next(i);
             if i >= n {
                 segs.push(SegIdx {
                     start: seg_start as u32,
@@ -808,7 +862,25 @@ impl<'m> Iterator for Groups<'m> {
 mod tests {
     use proptest::prelude::*;
 
-    use super::next_special;
+    use super::Stops;
+
+    fn next_special(b: &[u8], i: usize, field: u8, escape: u8) -> usize {
+        Stops::new(b, field, escape).next(i)
+    }
+
+    /// Every stop from `i` on, read from one scanner as the indexer does.
+    fn all_stops(b: &[u8], mut i: usize, field: u8, escape: u8) -> Vec<usize> {
+        let mut s = Stops::new(b, field, escape);
+        let mut out = Vec::new();
+        loop {
+            i = s.next(i);
+            if i >= b.len() {
+                return out;
+            }
+            out.push(i);
+            i += 1;
+        }
+    }
 
     fn naive(b: &[u8], i: usize, field: u8, escape: u8) -> usize {
         (i..b.len())
@@ -818,13 +890,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn word_scan_finds_what_a_byte_scan_finds(
-            b in prop::collection::vec(prop_oneof![Just(b'|'), Just(b'\\'), Just(b'\r'), 0x00u8..0x30, any::<u8>()], 0..64),
-            i in 0usize..64,
+        fn block_scan_finds_what_a_byte_scan_finds(
+            b in prop::collection::vec(prop_oneof![Just(b'|'), Just(b'\\'), Just(b'\r'), 0x00u8..0x30, any::<u8>()], 0..200),
+            i in 0usize..200,
         ) {
             let i = i.min(b.len());
             prop_assert_eq!(next_special(&b, i, b'|', b'\\'), naive(&b, i, b'|', b'\\'));
             prop_assert_eq!(next_special(&b, i, b'#', b'#'), naive(&b, i, b'#', b'#'));
+            let want: Vec<usize> = (i..b.len()).filter(|&j| naive(&b, j, b'|', b'\\') == j).collect();
+            prop_assert_eq!(all_stops(&b, i, b'|', b'\\'), want);
         }
     }
 }
