@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use caresync_hl7v2::Value;
+use caresync_hl7v2::{Split, Value};
 use caresync_hl7v2::time::{Precision, Timestamp};
 
 use super::json::W;
@@ -412,8 +412,13 @@ fn name_use(code: &str) -> Option<&'static str> {
 
 /// Writes a HumanName from an XPN value (or the name part of an XCN,
 /// whose components start at `base`: 1 for XPN, 2 for XCN).
-pub(crate) fn human_name(cxs: &mut Cx, w: &mut W, v: Value<'_>, xcn: bool, at: Location) -> bool {
-    let s = v.split::<21>();
+pub(crate) fn human_name(
+    cxs: &mut Cx,
+    w: &mut W,
+    s: &Split<'_, 21>,
+    xcn: bool,
+    at: Location,
+) -> bool {
     // XPN: 1 family (FN), 2 given, 3 further given, 4 suffix, 5 prefix,
     // 6 degree, 7 type, 10 validity (DR), 12/13 effective/expiration,
     // 14 professional suffix, 15 called by.

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use caresync_hl7v2::{KnownType, Message, Segment, Value};
+use caresync_hl7v2::{KnownType, Message, Segment, Split, Value};
 
 use super::dt::{self, Cx, part, pt, text};
 use super::id::{Id, Key};
@@ -15,7 +15,7 @@ const EMPTY: &[u8] = b"";
 /// A resource to write after the current one (entries cannot nest).
 #[derive(Clone, Copy)]
 enum Pending<'m> {
-    Practitioner(Id, Value<'m>, Location),
+    Practitioner(Id, Split<'m, 21>, Location),
     Location(Id, Value<'m>),
 }
 
@@ -237,9 +237,9 @@ impl<'m> Ctx<'m> {
                 Pending::Practitioner(id, xcn, at) => {
                     self.entry("Practitioner", id, |c| {
                         let ids = c.w.arr("identifier");
-                        if let Some(v) = pt(xcn, 1) {
+                        if let Some(v) = xcn.text(1) {
                             let m = c.w.item();
-                            if let Some(t) = pt(xcn, 13) {
+                            if let Some(t) = xcn.text(13) {
                                 dt::concept(
                                     &mut c.w,
                                     Some("type"),
@@ -248,7 +248,7 @@ impl<'m> Ctx<'m> {
                                     None,
                                 );
                             }
-                            if let Some((prefix, uid)) = part(xcn, 9).and_then(dt::hd_uri) {
+                            if let Some((prefix, uid)) = xcn.get(9).and_then(dt::hd_uri) {
                                 c.w.key("system");
                                 c.w.str2(prefix, &uid);
                             }
@@ -257,7 +257,7 @@ impl<'m> Ctx<'m> {
                         }
                         c.w.end(ids);
                         let names = c.w.arr("name");
-                        dt::human_name(&mut c.cx, &mut c.w, xcn, true, at);
+                        dt::human_name(&mut c.cx, &mut c.w, &xcn, true, at);
                         c.w.end(names);
                     });
                 }
@@ -293,13 +293,14 @@ impl<'m> Ctx<'m> {
     }
 
     fn practitioner(&mut self, xcn: Value<'m>, at: Location) -> Option<Id> {
-        let id_part = part(xcn, 1).filter(|v| !v.is_empty());
+        let xcn = xcn.split::<21>();
+        let id_part = xcn.get(1).filter(|v| !v.is_empty());
         let key = Key::new("Practitioner").part(self.facility);
         let key = match id_part {
-            Some(v) => key.part(v.raw()).part(raw(part(xcn, 9))),
+            Some(v) => key.part(v.raw()).part(raw(xcn.get(9))),
             None => {
-                part(xcn, 2)?.text()?;
-                key.part(b"").part(xcn.raw())
+                xcn.text(2)?;
+                key.part(b"").part(xcn.value().raw())
             }
         };
         let id = key.id();
@@ -477,7 +478,7 @@ impl<'m> Ctx<'m> {
         w.end(ids);
         let names = w.arr("name");
         for r in reps(seg, 5) {
-            dt::human_name(cx, w, r, false, at(5));
+            dt::human_name(cx, w, &r.split(), false, at(5));
         }
         w.end(names);
         let tel = w.arr("telecom");
@@ -599,7 +600,7 @@ impl<'m> Ctx<'m> {
             w.end(rel);
             let names = w.arr("name");
             for r in reps(&seg, 2) {
-                dt::human_name(cx, w, r, false, at(2));
+                dt::human_name(cx, w, &r.split(), false, at(2));
             }
             w.end(names);
             let tel = w.arr("telecom");
