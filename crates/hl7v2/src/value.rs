@@ -492,17 +492,63 @@ impl<'m> Iterator for Parts<'m> {
 }
 
 /// The index of the first `needle` in `hay`. Most parts are a few bytes
-/// long, so the first sixteen are looked at directly; `memchr` pays for
-/// its setup only on longer text.
+/// long: they are read eight bytes at a time (the last word overlapping
+/// the one before), and `memchr` pays for its setup only on longer text.
 #[inline]
 pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    const HEAD: usize = 16;
-    let head = hay.len().min(HEAD);
-    if let Some(p) = hay[..head].iter().position(|&b| b == needle) {
-        return Some(p);
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    /// Bytes looked at a word at a time before handing over to `memchr`.
+    const HEAD: usize = 32;
+    let n = hay.len();
+    if n < 8 {
+        return hay.iter().position(|&b| b == needle);
     }
-    if hay.len() <= HEAD {
-        return None;
+    let pat = LO * u64::from(needle);
+    let word = |at: usize| u64::from_le_bytes(hay[at..at + 8].try_into().expect("eight bytes"));
+    // The high bit of each byte equal to `needle`; exact for the lowest
+    // such byte (bytes above it may be flagged by the borrow).
+    let hits = |x: u64| {
+        let y = x ^ pat;
+        y.wrapping_sub(LO) & !y & HI
+    };
+    let mut i = 0;
+    while i + 8 <= n {
+        if i == HEAD {
+            return memchr::memchr(needle, &hay[i..]).map(|p| p + i);
+        }
+        let h = hits(word(i));
+        if h != 0 {
+            return Some(i + (h.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
     }
-    memchr::memchr(needle, &hay[head..]).map(|p| p + head)
+    if i < n {
+        // The bytes before `i` hold no needle, so they borrow nothing:
+        // masked off, the lowest flag left is exact.
+        let at = n - 8;
+        let h = hits(word(at)) & (u64::MAX << (8 * (i - at)));
+        if h != 0 {
+            return Some(at + (h.trailing_zeros() / 8) as usize);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::find_byte;
+
+    proptest! {
+        #[test]
+        fn word_search_finds_what_a_byte_search_finds(
+            hay in prop::collection::vec(prop_oneof![Just(b'^'), Just(0x5d), Just(0x5f), Just(0), Just(0xff), any::<u8>()], 0..80),
+        ) {
+            for needle in [b'^', 0, 0xff, 0x5d] {
+                prop_assert_eq!(find_byte(needle, &hay), hay.iter().position(|&b| b == needle));
+            }
+        }
+    }
 }

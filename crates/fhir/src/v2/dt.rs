@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 
-use caresync_hl7v2::{Split, Value};
 use caresync_hl7v2::time::{Precision, Timestamp};
+use caresync_hl7v2::{Split, Value};
 
 use super::json::W;
 use super::{Issue, IssueKind, Location};
