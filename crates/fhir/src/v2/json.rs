@@ -14,6 +14,8 @@ pub(crate) struct Mark {
     len: usize,
     /// Byte index of the `{` or `[`.
     open: usize,
+    /// The `}` or `]` that closes it.
+    close: char,
     comma: bool,
 }
 
@@ -61,6 +63,7 @@ impl W {
         let m = Mark {
             len,
             open: self.buf.len(),
+            close: if open == '{' { '}' } else { ']' },
             comma,
         };
         self.buf.push(open);
@@ -94,12 +97,7 @@ impl W {
             self.discard(m);
             return false;
         }
-        let close = if self.buf.as_bytes()[m.open] == b'{' {
-            '}'
-        } else {
-            ']'
-        };
-        self.buf.push(close);
+        self.buf.push(m.close);
         self.comma = true;
         true
     }
@@ -277,13 +275,20 @@ impl W {
 }
 
 /// Appends `s` escaped for a JSON string.
+#[inline]
 pub(crate) fn escape_into(out: &mut String, s: &str) {
-    let bytes = s.as_bytes();
     // Most values need no escaping: find the first byte that does, if any.
-    let Some(first) = first_to_escape(bytes) else {
-        out.push_str(s);
-        return;
-    };
+    match first_to_escape(s.as_bytes()) {
+        None => out.push_str(s),
+        Some(first) => escape_from(out, s, first),
+    }
+}
+
+/// Appends `s` escaped, knowing that `first` is the first byte to escape.
+#[cold]
+#[inline(never)]
+fn escape_from(out: &mut String, s: &str, first: usize) {
+    let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate().skip(first) {
         let esc: &str = match b {
