@@ -104,29 +104,60 @@ impl FromStr for Amount {
     type Err = AmountError;
 
     fn from_str(s: &str) -> Result<Self, AmountError> {
-        let s = s.trim();
-        let (neg, body) = match s.as_bytes().first() {
-            Some(b'-') => (true, &s[1..]),
-            Some(b'+') => (false, &s[1..]),
-            _ => (false, s),
+        // Blanks are rare: only a text that may start or end with one
+        // (ASCII space or control, or any non-ASCII byte) is trimmed.
+        let maybe_blank = |b: u8| b <= b' ' || b >= 0x80;
+        let s = match s.as_bytes() {
+            [first, .., last] if !maybe_blank(*first) && !maybe_blank(*last) => s,
+            [only] if !maybe_blank(*only) => s,
+            _ => s.trim(),
         };
-        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-        if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+        let b = s.as_bytes();
+        let (neg, body) = match b.first() {
+            Some(b'-') => (true, &b[1..]),
+            Some(b'+') => (false, &b[1..]),
+            _ => (false, b),
+        };
+        // One pass; errors rank as they are documented: not a number, then
+        // too precise, then out of range.
+        let mut v: i64 = 0;
+        let mut digits = 0usize;
+        let mut places: Option<usize> = None;
+        let mut overflow = false;
+        for &c in body {
+            match c {
+                b'0'..=b'9' => {
+                    digits += 1;
+                    if let Some(p) = places.as_mut() {
+                        *p += 1;
+                    }
+                    match v
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(i64::from(c - b'0')))
+                    {
+                        Some(n) => v = n,
+                        None => overflow = true,
+                    }
+                }
+                b'.' if places.is_none() => places = Some(0),
+                _ => return Err(AmountError::NotANumber),
+            }
+        }
+        if digits == 0 {
             return Err(AmountError::NotANumber);
         }
-        if frac.len() > 4 {
+        let places = places.unwrap_or(0);
+        if places > 4 {
             return Err(AmountError::TooPrecise);
         }
-        let mut v: i64 = 0;
-        for b in int.bytes().chain(frac.bytes()) {
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(i64::from(b - b'0')))
-                .ok_or(AmountError::OutOfRange)?;
+        for _ in places..4 {
+            match v.checked_mul(10) {
+                Some(n) => v = n,
+                None => overflow = true,
+            }
         }
-        for _ in frac.len()..4 {
-            v = v.checked_mul(10).ok_or(AmountError::OutOfRange)?;
+        if overflow {
+            return Err(AmountError::OutOfRange);
         }
         Ok(Amount(if neg { -v } else { v }))
     }
@@ -280,6 +311,36 @@ mod tests {
         assert_eq!(a("99999999999999999"), Err(AmountError::OutOfRange));
         let sum: Amount = ["0.10", "0.20"].iter().map(|s| a(s).expect("amount")).sum();
         assert_eq!(sum, a("0.3").expect("amount"));
+    }
+
+    /// The rules of [`Amount`]'s parser written plainly, one check per pass.
+    fn reference(s: &str) -> Result<Amount, AmountError> {
+        let s = s.trim();
+        let (neg, body) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+            return Err(AmountError::NotANumber);
+        }
+        if frac.len() > 4 {
+            return Err(AmountError::TooPrecise);
+        }
+        let text = format!("{int}{frac:0<4}");
+        let v: i64 = text.parse().map_err(|_| AmountError::OutOfRange)?;
+        Ok(Amount(if neg { -v } else { v }))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn amounts_parse_as_the_plain_rules_say(
+            s in "[ +\\-]{0,2}[0-9]{0,20}[.]?[0-9]{0,6}[. a\u{a0}]{0,2}|\\PC{0,12}",
+        ) {
+            proptest::prop_assert_eq!(s.parse::<Amount>(), reference(&s));
+        }
     }
 
     #[test]
