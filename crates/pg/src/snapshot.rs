@@ -1,0 +1,208 @@
+//! Snapshot loads: every row of the source copied into a staging table with
+//! binary `COPY`, the primary key built, and the staging table swapped in
+//! for the served one in a single transaction that also records the synced
+//! version. Readers see the old table or the new one, never a partial one:
+//! the swap takes the table's exclusive lock for the instant of two
+//! renames, and a query waiting on that lock resolves the name again and
+//! reads the new table.
+
+use std::pin::pin;
+
+use arrow_array::RecordBatch;
+use bytes::BytesMut;
+use futures::{SinkExt, Stream, StreamExt};
+use tokio_postgres::Client;
+
+use crate::copy::{CopyEncoder, header, trailer};
+use crate::error::PgError;
+use crate::schema::{PgTable, ident};
+use crate::state::{SyncedState, ensure_state_table, record};
+
+/// Bytes gathered before a chunk is handed to the connection.
+const CHUNK: usize = 1 << 20;
+
+/// Where the loaded rows come from, recorded in the state table.
+#[derive(Clone, Copy, Debug)]
+pub struct SourceVersion<'a> {
+    /// The source (a Delta table URL, credentials stripped).
+    pub source: &'a str,
+    /// The source version the rows are read at.
+    pub version: i64,
+}
+
+/// What a snapshot load did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotStats {
+    /// Rows copied.
+    pub rows: u64,
+    /// Bytes of binary `COPY` data sent.
+    pub bytes: u64,
+}
+
+/// Replaces the contents of `table` with the rows of `batches`, read at
+/// `at`; creates the table if it does not exist. The old rows stay visible
+/// until the new ones are complete and indexed; a failure at any point
+/// leaves the served table and its recorded version as they were.
+///
+/// Memory is bounded by one batch and one 1 MiB chunk, whatever the size
+/// of the source. A source error ends the load with
+/// [`PgError::Source`], carrying the error's text: sources must not put
+/// row values in their errors (caresync's own never do).
+pub async fn load_snapshot<S, E>(
+    client: &mut Client,
+    table: &PgTable,
+    at: SourceVersion<'_>,
+    batches: S,
+) -> Result<SnapshotStats, PgError>
+where
+    S: Stream<Item = Result<RecordBatch, E>>,
+    E: std::fmt::Display,
+{
+    ensure_state_table(client).await?;
+    let staging_name = format!("{}__caresync_load", table.name());
+    let old_name = format!("{}__caresync_old", table.name());
+    let staging = table.qualified_as(&staging_name);
+    // A staging table left by a load that died is dropped first.
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {staging}; CREATE TABLE {staging} ({})",
+            table.column_defs()
+        ))
+        .await
+        .map_err(|e| PgError::db("creating the staging table", &e))?;
+
+    let copied = copy_rows(client, table, &staging, batches).await;
+    let stats = match copied {
+        Ok(stats) => stats,
+        Err(e) => {
+            drop_quietly(client, &staging).await;
+            return Err(e);
+        }
+    };
+
+    let pkey = format!("{staging_name}_pkey");
+    if let Err(e) = client
+        .batch_execute(&format!(
+            "ALTER TABLE {staging} ADD CONSTRAINT {} PRIMARY KEY ({})",
+            ident(&pkey),
+            table.key_list()
+        ))
+        .await
+    {
+        drop_quietly(client, &staging).await;
+        return Err(match e.as_db_error() {
+            Some(d) if d.code().code() == "23505" => PgError::DuplicateKey {
+                table: table.qualified(),
+                constraint: pkey,
+            },
+            _ => PgError::db("building the primary key", &e),
+        });
+    }
+
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| PgError::db("starting the swap", &e))?;
+    let swap = format!(
+        "DROP TABLE IF EXISTS {old}; \
+         ALTER TABLE IF EXISTS {target} RENAME TO {old_ident}; \
+         ALTER TABLE {staging} RENAME TO {name}; \
+         DROP TABLE IF EXISTS {old}; \
+         ALTER INDEX {pkey_q} RENAME TO {final_pkey}",
+        old = table.qualified_as(&old_name),
+        target = table.qualified(),
+        old_ident = ident(&old_name),
+        name = ident(table.name()),
+        pkey_q = table.qualified_as(&pkey),
+        final_pkey = ident(&format!("{}_pkey", table.name())),
+    );
+    tx.batch_execute(&swap)
+        .await
+        .map_err(|e| PgError::db("swapping the loaded table in", &e))?;
+    record(
+        &tx,
+        table,
+        &SyncedState {
+            source: at.source.to_owned(),
+            version: at.version,
+            mode: "snapshot".to_owned(),
+            rows: i64::try_from(stats.rows).unwrap_or(i64::MAX),
+        },
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(|e| PgError::db("committing the swap", &e))?;
+    // Planner statistics for the new table; the load is done without them.
+    if let Err(e) = client
+        .batch_execute(&format!("ANALYZE {}", table.qualified()))
+        .await
+    {
+        tracing::warn!(table = %table.qualified(), error = %PgError::db("analyzing", &e), "ANALYZE after a snapshot load failed");
+    }
+    tracing::info!(table = %table.qualified(), rows = stats.rows, version = at.version, "snapshot loaded");
+    Ok(stats)
+}
+
+async fn copy_rows<S, E>(
+    client: &Client,
+    table: &PgTable,
+    staging: &str,
+    batches: S,
+) -> Result<SnapshotStats, PgError>
+where
+    S: Stream<Item = Result<RecordBatch, E>>,
+    E: std::fmt::Display,
+{
+    let columns = table
+        .columns()
+        .iter()
+        .map(|c| ident(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sink = client
+        .copy_in::<_, bytes::Bytes>(&format!(
+            "COPY {staging} ({columns}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .map_err(|e| PgError::db("starting the copy", &e))?;
+    let mut sink = pin!(sink);
+    let encoder = CopyEncoder::new(table);
+    let mut buf = BytesMut::with_capacity(CHUNK + CHUNK / 4);
+    header(&mut buf);
+    let mut bytes = 0u64;
+    let mut batches = pin!(batches);
+    while let Some(batch) = batches.next().await {
+        let batch = batch.map_err(|e| PgError::Source {
+            table: table.qualified(),
+            reason: e.to_string(),
+        })?;
+        encoder.encode(&batch, &mut buf)?;
+        if buf.len() >= CHUNK {
+            bytes += buf.len() as u64;
+            sink.send(buf.split().freeze())
+                .await
+                .map_err(|e| PgError::db("copying rows into the staging table", &e))?;
+        }
+    }
+    trailer(&mut buf);
+    bytes += buf.len() as u64;
+    sink.send(buf.split().freeze())
+        .await
+        .map_err(|e| PgError::db("copying rows into the staging table", &e))?;
+    let rows = sink
+        .as_mut()
+        .finish()
+        .await
+        .map_err(|e| PgError::db("finishing the copy", &e))?;
+    Ok(SnapshotStats { rows, bytes })
+}
+
+async fn drop_quietly(client: &Client, staging: &str) {
+    if let Err(e) = client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {staging}"))
+        .await
+    {
+        tracing::warn!(error = %PgError::db("dropping the staging table", &e), "staging table left behind; the next load drops it");
+    }
+}

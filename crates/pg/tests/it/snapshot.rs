@@ -1,0 +1,249 @@
+//! Snapshot loads: replacement, recorded versions, failures that leave the
+//! served table untouched, and readers that never see a partial table.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arrow_array::{Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use caresync_pg::{PgError, PgTable, SourceVersion, load_snapshot, synced_state};
+use futures::stream;
+use tokio_postgres::{Client, NoTls};
+
+use crate::connect;
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("v", DataType::Int64, true),
+        Field::new("note", DataType::Utf8, true),
+    ]))
+}
+
+fn table() -> PgTable {
+    PgTable::from_arrow("patient", &schema(), &["id"]).expect("maps")
+}
+
+/// Rows `ids` with `v` set to `v` and a short note.
+fn batch(ids: std::ops::Range<i64>, v: i64) -> RecordBatch {
+    let n = ids.end - ids.start;
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(ids)),
+            Arc::new(Int64Array::from(vec![v; n as usize])),
+            Arc::new(StringArray::from(vec!["note"; n as usize])),
+        ],
+    )
+    .expect("batch")
+}
+
+/// `rows` rows in batches of 4,096.
+fn batches(rows: i64, v: i64) -> Vec<Result<RecordBatch, PgError>> {
+    (0..rows)
+        .step_by(4096)
+        .map(|start| Ok(batch(start..(start + 4096).min(rows), v)))
+        .collect()
+}
+
+fn at(version: i64) -> SourceVersion<'static> {
+    SourceVersion {
+        source: "file:///lake/patient",
+        version,
+    }
+}
+
+async fn count_and_sum(client: &Client) -> (i64, i64) {
+    let row = client
+        .query_one(
+            "SELECT count(*), coalesce(sum(v), 0)::bigint FROM patient",
+            &[],
+        )
+        .await
+        .expect("reads");
+    (row.get(0), row.get(1))
+}
+
+async fn leftover_tables(client: &Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE tablename LIKE 'patient\\_\\_%' ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("catalog")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_snapshot_replaces_the_table_and_records_the_version() {
+    let (mut client, _) = connect("snap_replace").await;
+    let t = table();
+    let stats = load_snapshot(&mut client, &t, at(1), stream::iter(batches(10_000, 1)))
+        .await
+        .expect("first load");
+    assert_eq!(stats.rows, 10_000);
+    assert_eq!(count_and_sum(&client).await, (10_000, 10_000));
+
+    let stats = load_snapshot(&mut client, &t, at(2), stream::iter(batches(3, 5)))
+        .await
+        .expect("second load");
+    assert_eq!(stats.rows, 3);
+    assert_eq!(count_and_sum(&client).await, (3, 15));
+    let state = synced_state(&client, &t)
+        .await
+        .expect("state")
+        .expect("recorded");
+    assert_eq!(
+        (state.version, state.mode.as_str(), state.rows),
+        (2, "snapshot", 3)
+    );
+    assert_eq!(state.source, "file:///lake/patient");
+    assert!(leftover_tables(&client).await.is_empty());
+    // The key is the table's primary key.
+    let dup = client
+        .execute("INSERT INTO patient (id, v) VALUES (0, 1)", &[])
+        .await;
+    assert!(dup.is_err(), "id 0 exists: the primary key refuses it");
+}
+
+#[tokio::test]
+async fn a_load_of_many_batches_streams_them_in_chunks() {
+    let (mut client, _) = connect("snap_many").await;
+    // ~2.4 MB of COPY data: several 1 MiB chunks.
+    let stats = load_snapshot(
+        &mut client,
+        &table(),
+        at(1),
+        stream::iter(batches(100_000, 2)),
+    )
+    .await
+    .expect("loads");
+    assert_eq!(stats.rows, 100_000);
+    assert!(stats.bytes > 2 << 20, "{} bytes", stats.bytes);
+    assert_eq!(count_and_sum(&client).await, (100_000, 200_000));
+}
+
+#[tokio::test]
+async fn a_failed_load_leaves_the_served_table_and_its_version_as_they_were() {
+    let (mut client, _) = connect("snap_fail").await;
+    let t = table();
+    load_snapshot(&mut client, &t, at(1), stream::iter(batches(100, 1)))
+        .await
+        .expect("first load");
+
+    // A repeated key.
+    let err = load_snapshot(
+        &mut client,
+        &t,
+        at(2),
+        stream::iter([Ok::<_, PgError>(batch(0..10, 2)), Ok(batch(5..6, 2))]),
+    )
+    .await
+    .expect_err("duplicate key");
+    assert_eq!(err.code(), "PG-0005", "{err}");
+
+    // A text PostgreSQL cannot store; the message names column and row only.
+    let bad = RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2])),
+            Arc::new(Int64Array::from(vec![2, 2])),
+            Arc::new(StringArray::from(vec!["fine", "SECRET\0NAME"])),
+        ],
+    )
+    .expect("batch");
+    let err = load_snapshot(
+        &mut client,
+        &t,
+        at(3),
+        stream::iter([Ok::<_, PgError>(bad)]),
+    )
+    .await
+    .expect_err("NUL byte");
+    assert_eq!(err.code(), "PG-0004");
+    let text = err.to_string();
+    assert!(text.contains("note") && text.contains("row 1"), "{text}");
+    assert!(!text.contains("SECRET"), "{text}");
+
+    // The source failing halfway.
+    let failing = stream::iter([
+        Ok(batch(0..50, 2)),
+        Err(PgError::Source {
+            table: "lake".to_owned(),
+            reason: "object store went away".to_owned(),
+        }),
+    ]);
+    let err = load_snapshot(&mut client, &t, at(4), failing)
+        .await
+        .expect_err("source error");
+    assert_eq!(err.code(), "PG-0006");
+
+    // A batch of another shape.
+    let other = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)])),
+        vec![Arc::new(Int64Array::from(vec![1]))],
+    )
+    .expect("batch");
+    let err = load_snapshot(
+        &mut client,
+        &t,
+        at(5),
+        stream::iter([Ok::<_, PgError>(other)]),
+    )
+    .await
+    .expect_err("schema mismatch");
+    assert_eq!(err.code(), "PG-0003");
+
+    assert_eq!(count_and_sum(&client).await, (100, 100));
+    let state = synced_state(&client, &t)
+        .await
+        .expect("state")
+        .expect("recorded");
+    assert_eq!(state.version, 1);
+    assert!(leftover_tables(&client).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_a_partial_table() {
+    let (mut client, dsn) = connect("snap_swap").await;
+    let t = table();
+    load_snapshot(&mut client, &t, at(0), stream::iter(batches(10_000, 1)))
+        .await
+        .expect("first load");
+
+    let (reader, connection) = tokio_postgres::connect(&dsn, NoTls).await.expect("reader");
+    tokio::spawn(connection);
+    let done = Arc::new(AtomicBool::new(false));
+    let watch = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                seen.push(count_and_sum(&reader).await);
+            }
+            seen
+        })
+    };
+    // Complete states: 10,000 rows of 1, 20,000 of 2, 30,000 of 3.
+    for version in 1..=6 {
+        let (rows, v) = if version % 2 == 1 {
+            (20_000, 2)
+        } else {
+            (30_000, 3)
+        };
+        load_snapshot(&mut client, &t, at(version), stream::iter(batches(rows, v)))
+            .await
+            .expect("load");
+    }
+    done.store(true, Ordering::Relaxed);
+    let seen = watch.await.expect("reader task");
+    assert!(seen.len() > 10, "the reader ran {} queries", seen.len());
+    let complete = [(10_000, 10_000), (20_000, 40_000), (30_000, 90_000)];
+    for s in &seen {
+        assert!(complete.contains(s), "a reader saw {s:?}");
+    }
+    assert!(seen.contains(&(20_000, 40_000)) || seen.contains(&(30_000, 90_000)));
+}
