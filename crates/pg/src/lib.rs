@@ -7,6 +7,9 @@
 //! - [`load_snapshot`]: a full load into a staging table, swapped in
 //!   atomically together with the synced source version in
 //!   [`STATE_TABLE`].
+//! - [`apply_changes`]: the changes since the synced version (a change
+//!   data feed) applied as upserts and deletes in one transaction with the
+//!   new version.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -51,12 +54,14 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod apply;
 mod copy;
 mod error;
 mod schema;
 mod snapshot;
 mod state;
 
+pub use apply::{ApplyOutcome, CHANGE_TYPE, COMMIT_VERSION, apply_changes, change_schema};
 pub use copy::{CopyEncoder, encode_stream, header, trailer};
 pub use error::PgError;
 pub use schema::{PgColumn, PgTable, PgType, ident};

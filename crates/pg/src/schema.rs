@@ -191,6 +191,16 @@ impl PgTable {
         })
     }
 
+    /// A table without a key (temporary staging tables).
+    pub(crate) fn unkeyed(name: &str, columns: Vec<PgColumn>) -> Self {
+        PgTable {
+            schema: "public".to_owned(),
+            name: name.to_owned(),
+            columns,
+            key: Vec::new(),
+        }
+    }
+
     /// The same table in another PostgreSQL schema.
     pub fn in_schema(mut self, schema: &str) -> Self {
         self.schema = schema.to_owned();

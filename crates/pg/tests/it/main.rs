@@ -1,6 +1,7 @@
 //! caresync-pg against a real PostgreSQL: one private cluster for this test
 //! binary, one database per test.
 
+mod apply;
 mod snapshot;
 mod types;
 
