@@ -4,7 +4,9 @@
 //! caresync: it writes, time-travels and reads the change feed of a real Delta
 //! table, and starts (or connects to) a real PostgreSQL server with logical
 //! replication; and `caresync inspect`, which parses HL7 v2 files and prints
-//! what they hold as JSON lines. Later subcommands (`demo`, `stream`, `forward`, `reverse`,
+//! what they hold as JSON lines; and `caresync forward`, which serves Delta
+//! tables as PostgreSQL tables (the `caresync-forward-sync` binary's
+//! command line). Later subcommands (`demo`, `stream`, `reverse`,
 //! `contract`, `policy`) wire the library crates together the same way.
 
 use std::process::ExitCode;
@@ -32,6 +34,8 @@ enum Command {
     Doctor(doctor::Args),
     /// Parse files (HL7 v2 messages, batches, MLLP captures) and print what they hold as JSON.
     Inspect(inspect::Args),
+    /// Serve Delta tables as PostgreSQL tables (snapshot, triggered, continuous).
+    Forward(caresync_forward_sync::cli::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,5 +56,6 @@ fn main() -> ExitCode {
             }
         },
         Command::Inspect(args) => inspect::run(args),
+        Command::Forward(args) => caresync_forward_sync::cli::run_cli(args),
     }
 }

@@ -81,7 +81,7 @@ where
     let tx = client
         .transaction()
         .await
-        .map_err(|e| PgError::db("starting the change transaction", &e))?;
+        .map_err(|e| PgError::from_client("starting the change transaction", &e))?;
     // The state row is locked until commit: a concurrent sync of the same
     // table waits, then sees the new version.
     let sql = format!(
@@ -91,7 +91,7 @@ where
     let synced: Option<i64> = tx
         .query_opt(&sql, &[&table.schema(), &table.name()])
         .await
-        .map_err(|e| PgError::db("reading the sync state", &e))?
+        .map_err(|e| PgError::from_client("reading the sync state", &e))?
         .map(|r| r.get(0));
     match synced {
         Some(v) if v >= at.version => return Ok(ApplyOutcome::AlreadyApplied { synced: v }),
@@ -116,7 +116,7 @@ where
         stage_table.column_defs()
     ))
     .await
-    .map_err(|e| PgError::db("creating the change staging table", &e))?;
+    .map_err(|e| PgError::from_client("creating the change staging table", &e))?;
     copy_changes(&tx, table, &stage_table, &stage, changes).await?;
 
     let key = table.key_list();
@@ -135,7 +135,7 @@ where
             &[],
         )
         .await
-        .map_err(|e| PgError::db("checking keys within a version", &e))?;
+        .map_err(|e| PgError::from_client("checking keys within a version", &e))?;
     if repeated.is_some() {
         return Err(PgError::DuplicateKey {
             table: table.qualified(),
@@ -149,7 +149,7 @@ where
          ORDER BY {key}, {COMMIT_VERSION} DESC"
     ))
     .await
-    .map_err(|e| PgError::db("choosing the last change of each key", &e))?;
+    .map_err(|e| PgError::from_client("choosing the last change of each key", &e))?;
     let deleted = tx
         .execute(
             &format!(
@@ -160,7 +160,7 @@ where
             &[],
         )
         .await
-        .map_err(|e| PgError::db("deleting rows", &e))?;
+        .map_err(|e| PgError::from_client("deleting rows", &e))?;
     let columns = table
         .columns()
         .iter()
@@ -189,7 +189,7 @@ where
             &[],
         )
         .await
-        .map_err(|e| PgError::db("upserting rows", &e))?;
+        .map_err(|e| PgError::from_client("upserting rows", &e))?;
     record(
         &tx,
         table,
@@ -203,7 +203,7 @@ where
     .await?;
     tx.commit()
         .await
-        .map_err(|e| PgError::db("committing the changes", &e))?;
+        .map_err(|e| PgError::from_client("committing the changes", &e))?;
     tracing::info!(table = %table.qualified(), upserted, deleted, version = at.version, "changes applied");
     Ok(ApplyOutcome::Applied { upserted, deleted })
 }
@@ -257,7 +257,7 @@ where
             "COPY {stage} ({columns}) FROM STDIN (FORMAT binary)"
         ))
         .await
-        .map_err(|e| PgError::db("starting the change copy", &e))?;
+        .map_err(|e| PgError::from_client("starting the change copy", &e))?;
     let mut sink = pin!(sink);
     let encoder = CopyEncoder::new(stage_table);
     let mut buf = BytesMut::new();
@@ -272,16 +272,16 @@ where
         if buf.len() >= 1 << 20 {
             sink.send(buf.split().freeze())
                 .await
-                .map_err(|e| PgError::db("copying changes", &e))?;
+                .map_err(|e| PgError::from_client("copying changes", &e))?;
         }
     }
     trailer(&mut buf);
     sink.send(buf.split().freeze())
         .await
-        .map_err(|e| PgError::db("copying changes", &e))?;
+        .map_err(|e| PgError::from_client("copying changes", &e))?;
     sink.as_mut()
         .finish()
         .await
-        .map_err(|e| PgError::db("finishing the change copy", &e))?;
+        .map_err(|e| PgError::from_client("finishing the change copy", &e))?;
     Ok(())
 }

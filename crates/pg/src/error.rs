@@ -120,7 +120,7 @@ impl PgError {
 
     /// A [`PgError::Database`] from a client error, keeping only what names
     /// no value.
-    pub(crate) fn db(context: &'static str, e: &tokio_postgres::Error) -> Self {
+    pub fn from_client(context: &'static str, e: &tokio_postgres::Error) -> Self {
         match e.as_db_error() {
             Some(db) => PgError::Database {
                 context,

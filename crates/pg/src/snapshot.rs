@@ -69,7 +69,7 @@ where
             table.column_defs()
         ))
         .await
-        .map_err(|e| PgError::db("creating the staging table", &e))?;
+        .map_err(|e| PgError::from_client("creating the staging table", &e))?;
 
     let copied = copy_rows(client, table, &staging, batches).await;
     let stats = match copied {
@@ -95,14 +95,14 @@ where
                 table: table.qualified(),
                 constraint: pkey,
             },
-            _ => PgError::db("building the primary key", &e),
+            _ => PgError::from_client("building the primary key", &e),
         });
     }
 
     let tx = client
         .transaction()
         .await
-        .map_err(|e| PgError::db("starting the swap", &e))?;
+        .map_err(|e| PgError::from_client("starting the swap", &e))?;
     let swap = format!(
         "DROP TABLE IF EXISTS {old}; \
          ALTER TABLE IF EXISTS {target} RENAME TO {old_ident}; \
@@ -118,7 +118,7 @@ where
     );
     tx.batch_execute(&swap)
         .await
-        .map_err(|e| PgError::db("swapping the loaded table in", &e))?;
+        .map_err(|e| PgError::from_client("swapping the loaded table in", &e))?;
     record(
         &tx,
         table,
@@ -132,13 +132,13 @@ where
     .await?;
     tx.commit()
         .await
-        .map_err(|e| PgError::db("committing the swap", &e))?;
+        .map_err(|e| PgError::from_client("committing the swap", &e))?;
     // Planner statistics for the new table; the load is done without them.
     if let Err(e) = client
         .batch_execute(&format!("ANALYZE {}", table.qualified()))
         .await
     {
-        tracing::warn!(table = %table.qualified(), error = %PgError::db("analyzing", &e), "ANALYZE after a snapshot load failed");
+        tracing::warn!(table = %table.qualified(), error = %PgError::from_client("analyzing", &e), "ANALYZE after a snapshot load failed");
     }
     tracing::info!(table = %table.qualified(), rows = stats.rows, version = at.version, "snapshot loaded");
     Ok(stats)
@@ -165,7 +165,7 @@ where
             "COPY {staging} ({columns}) FROM STDIN (FORMAT binary)"
         ))
         .await
-        .map_err(|e| PgError::db("starting the copy", &e))?;
+        .map_err(|e| PgError::from_client("starting the copy", &e))?;
     let mut sink = pin!(sink);
     let encoder = CopyEncoder::new(table);
     let mut buf = BytesMut::with_capacity(CHUNK + CHUNK / 4);
@@ -182,19 +182,19 @@ where
             bytes += buf.len() as u64;
             sink.send(buf.split().freeze())
                 .await
-                .map_err(|e| PgError::db("copying rows into the staging table", &e))?;
+                .map_err(|e| PgError::from_client("copying rows into the staging table", &e))?;
         }
     }
     trailer(&mut buf);
     bytes += buf.len() as u64;
     sink.send(buf.split().freeze())
         .await
-        .map_err(|e| PgError::db("copying rows into the staging table", &e))?;
+        .map_err(|e| PgError::from_client("copying rows into the staging table", &e))?;
     let rows = sink
         .as_mut()
         .finish()
         .await
-        .map_err(|e| PgError::db("finishing the copy", &e))?;
+        .map_err(|e| PgError::from_client("finishing the copy", &e))?;
     Ok(SnapshotStats { rows, bytes })
 }
 
@@ -203,6 +203,6 @@ async fn drop_quietly(client: &Client, staging: &str) {
         .batch_execute(&format!("DROP TABLE IF EXISTS {staging}"))
         .await
     {
-        tracing::warn!(error = %PgError::db("dropping the staging table", &e), "staging table left behind; the next load drops it");
+        tracing::warn!(error = %PgError::from_client("dropping the staging table", &e), "staging table left behind; the next load drops it");
     }
 }

@@ -48,7 +48,7 @@ pub async fn ensure_state_table(client: &Client) -> Result<(), PgError> {
         {
             Ok(())
         }
-        Err(e) => Err(PgError::db("creating the sync state table", &e)),
+        Err(e) => Err(PgError::from_client("creating the sync state table", &e)),
     }
 }
 
@@ -64,7 +64,7 @@ pub async fn synced_state(
     let row = client
         .query_opt(&sql, &[&table.schema(), &table.name()])
         .await
-        .map_err(|e| PgError::db("reading the sync state", &e))?;
+        .map_err(|e| PgError::from_client("reading the sync state", &e))?;
     Ok(row.map(|r| SyncedState {
         source: r.get(0),
         version: r.get(1),
@@ -101,6 +101,6 @@ pub(crate) async fn record(
             ],
         )
         .await
-        .map_err(|e| PgError::db("recording the sync state", &e))?;
+        .map_err(|e| PgError::from_client("recording the sync state", &e))?;
     Ok(())
 }

@@ -1,0 +1,125 @@
+//! The command line shared by `caresync-forward-sync` and `caresync forward`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::{Config, Mode, TableConfig};
+use crate::driver::run;
+
+/// Serve Delta tables as PostgreSQL tables.
+///
+/// Either `--config FILE` (TOML: `dsn`, `poll_interval_ms`, and one
+/// `[[table]]` per table with `source`, `name`, `key`, optional `schema`,
+/// `mode` and `columns`), or one table from flags.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The configuration file.
+    #[arg(long, conflicts_with_all = ["source", "table"])]
+    pub config: Option<PathBuf>,
+    /// PostgreSQL connection string (overrides the configuration's).
+    #[arg(long)]
+    pub dsn: Option<String>,
+    /// The Delta table to serve (path, `file://` or `s3://` URL).
+    #[arg(long, requires_all = ["table", "key"])]
+    pub source: Option<String>,
+    /// The PostgreSQL table name.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Primary key columns, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// Columns served (an allow-list), comma-separated; all when absent.
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// The mode, for every table (overrides the configuration).
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// Milliseconds between looks at the sources in continuous mode.
+    #[arg(long)]
+    pub poll_interval_ms: Option<u64>,
+}
+
+impl Args {
+    /// The configuration these arguments describe.
+    pub fn config(&self) -> Result<Config, String> {
+        let mut config = match (&self.config, &self.source) {
+            (Some(path), _) => Config::load(path).map_err(|e| e.to_string())?,
+            (None, Some(source)) => Config {
+                dsn: String::new(),
+                poll_interval_ms: 1_000,
+                tables: vec![TableConfig {
+                    source: source.clone(),
+                    name: self.table.clone().unwrap_or_default(),
+                    schema: "public".to_owned(),
+                    key: self.key.clone(),
+                    mode: self.mode.unwrap_or_default(),
+                    columns: self.columns.clone(),
+                }],
+            },
+            (None, None) => {
+                return Err("give --config FILE, or --source, --table and --key".to_owned());
+            }
+        };
+        if let Some(dsn) = &self.dsn {
+            config.dsn = dsn.clone();
+        }
+        if config.dsn.is_empty() {
+            return Err("no PostgreSQL connection: give --dsn".to_owned());
+        }
+        if let Some(ms) = self.poll_interval_ms {
+            config.poll_interval_ms = ms;
+        }
+        config.check().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+}
+
+/// Runs the syncs the arguments describe on a new runtime; stops on SIGINT
+/// or SIGTERM (continuous mode) once the sync in flight is done. Prints one
+/// line per table synced to standard error through the log.
+pub fn run_cli(args: Args) -> ExitCode {
+    let config = match args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid arguments");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match run(&config, args.mode, stop_signal()).await {
+            Ok(reports) => {
+                for r in reports {
+                    tracing::info!(table = %r.table, version = r.version, action = ?r.action, "done");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "forward sync failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers the process stops the default way.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => tracing::info!("SIGINT: stopping after the sync in flight"),
+        _ = term.recv() => tracing::info!("SIGTERM: stopping after the sync in flight"),
+    }
+}

@@ -1,0 +1,166 @@
+//! The configuration file: where to connect, which Delta tables to serve
+//! under which names and keys, and how.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// How a table is kept in step with its source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A full copy swapped in atomically, every time.
+    Snapshot,
+    /// The changes since the last synced version, once (a full copy the
+    /// first time, or when changes cannot be read).
+    #[default]
+    Triggered,
+    /// Triggered syncs repeated as new versions land, until stopped.
+    Continuous,
+}
+
+/// The whole configuration.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The PostgreSQL connection string (key=value or URL form). Never
+    /// logged: it may hold a password.
+    pub dsn: String,
+    /// How long continuous mode waits between looks at the sources.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// The tables served.
+    #[serde(rename = "table", default)]
+    pub tables: Vec<TableConfig>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("dsn", &"<not shown>")
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("tables", &self.tables)
+            .finish()
+    }
+}
+
+fn default_poll_ms() -> u64 {
+    1_000
+}
+
+fn default_schema() -> String {
+    "public".to_owned()
+}
+
+/// One served table.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// The Delta table: a local path, `file://` or `s3://` URL.
+    pub source: String,
+    /// The PostgreSQL table name.
+    pub name: String,
+    /// The PostgreSQL schema.
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    /// The primary key columns.
+    pub key: Vec<String>,
+    /// How it is synced.
+    #[serde(default)]
+    pub mode: Mode,
+    /// The columns served, when not all of them (an allow-list: a column
+    /// not named here never reaches PostgreSQL).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("[FWD-0101] cannot read configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The text is not a valid configuration.
+    #[error("[FWD-0102] invalid configuration: {0}")]
+    Parse(String),
+    /// The configuration parses but says something impossible.
+    #[error("[FWD-0103] invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Parses a TOML configuration.
+    ///
+    /// ```
+    /// let config = caresync_forward_sync::Config::from_toml(r#"
+    ///     dsn = "host=/tmp user=postgres dbname=app"
+    ///     [[table]]
+    ///     source = "/lake/silver/patient"
+    ///     name = "patient"
+    ///     key = ["patient_id"]
+    ///     columns = ["patient_id", "birth_year", "state"]
+    /// "#)?;
+    /// assert_eq!(config.tables[0].mode, caresync_forward_sync::Mode::Triggered);
+    /// # Ok::<(), caresync_forward_sync::ConfigError>(())
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.message().to_owned()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Checks what parsing cannot: at least one table, each with a key,
+    /// names unique, keys inside the allow-list.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.tables.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no [[table]] is configured".to_owned(),
+            ));
+        }
+        for (i, t) in self.tables.iter().enumerate() {
+            if t.key.is_empty() {
+                return Err(ConfigError::Invalid(format!("table {} has no key", t.name)));
+            }
+            if let Some(cols) = &t.columns
+                && let Some(k) = t.key.iter().find(|k| !cols.contains(k))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "table {}: key column {k} is not in its columns list",
+                    t.name
+                )));
+            }
+            if self.tables[..i]
+                .iter()
+                .any(|o| o.name == t.name && o.schema == t.schema)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "table {}.{} is configured twice",
+                    t.schema, t.name
+                )));
+            }
+        }
+        if self.poll_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "poll_interval_ms must be at least 1".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}

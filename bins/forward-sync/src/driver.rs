@@ -1,0 +1,450 @@
+//! One sync of one table, and the loop that repeats them.
+
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+
+use caresync_lake::{CHANGE_TYPE_COLUMN, COMMIT_VERSION_COLUMN, LakeError, LakeTable};
+use caresync_pg::{
+    ApplyOutcome, CHANGE_TYPE, COMMIT_VERSION, PgError, PgTable, SourceVersion, apply_changes,
+    ensure_state_table, ident, load_snapshot, synced_state,
+};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
+use futures::{Stream, StreamExt};
+use tokio_postgres::{Client, NoTls};
+
+use crate::config::{Config, Mode, TableConfig};
+
+/// Why a sync failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The Delta table could not be opened or read.
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    /// PostgreSQL refused the work, or the connection failed.
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    /// The table's configuration does not fit its source.
+    #[error("[FWD-0001] table {table}: {detail}")]
+    Config {
+        /// The served table.
+        table: String,
+        /// What does not fit, naming columns.
+        detail: String,
+    },
+    /// The source changed a served column in a way PostgreSQL cannot follow
+    /// by adding a column: a type changed, a column disappeared, or a new
+    /// column may not be null. A snapshot sync replaces the table.
+    #[error(
+        "[FWD-0002] table {table}: the source {detail}; run a snapshot sync to replace the table"
+    )]
+    IncompatibleChange {
+        /// The served table.
+        table: String,
+        /// What changed, naming the column.
+        detail: String,
+    },
+}
+
+impl SyncError {
+    /// Whether retrying later may succeed (a lost connection, a server
+    /// restarting).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Pg(e) if e.is_transient())
+    }
+}
+
+/// Why a sync copied the whole table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotReason {
+    /// Snapshot mode.
+    Requested,
+    /// The table was never synced.
+    FirstSync,
+    /// The table was last synced from another source.
+    SourceChanged,
+    /// The source does not record a change data feed.
+    ChangeFeedOff,
+    /// The change data feed of the versions needed cannot be read (for
+    /// example, its files were vacuumed).
+    ChangeFeedUnavailable,
+}
+
+/// What one sync did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The whole table was copied and swapped in.
+    Snapshot {
+        /// Why.
+        reason: SnapshotReason,
+        /// Rows copied.
+        rows: u64,
+    },
+    /// The changes since the synced version were applied.
+    Changes {
+        /// The version the table reflected before.
+        from: i64,
+        /// Keys inserted or updated.
+        upserted: u64,
+        /// Keys deleted.
+        deleted: u64,
+        /// Columns added to follow the source.
+        columns_added: usize,
+    },
+    /// The table already reflected the source's version.
+    UpToDate,
+}
+
+/// The outcome of one sync of one table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncReport {
+    /// The served table, `schema.name`.
+    pub table: String,
+    /// The source version the table now reflects.
+    pub version: i64,
+    /// What was done.
+    pub action: Action,
+}
+
+/// Brings one table up to its source's newest version, by `mode`.
+pub async fn sync_table(
+    client: &mut Client,
+    spec: &TableConfig,
+    mode: Mode,
+) -> Result<SyncReport, SyncError> {
+    let lake = LakeTable::open(&spec.source).await?;
+    let version = lake.version();
+    let served = served_schema(lake.schema()?.as_ref(), spec)?;
+    let key: Vec<&str> = spec.key.iter().map(String::as_str).collect();
+    let table = PgTable::from_arrow(&spec.name, &served, &key)?.in_schema(&spec.schema);
+    let name = format!("{}.{}", spec.schema, spec.name);
+    ensure_state_table(client).await?;
+    let state = synced_state(client, &table).await?;
+    let at = SourceVersion {
+        source: lake.url(),
+        version,
+    };
+    let reason = match (&mode, &state) {
+        (Mode::Snapshot, _) => Some(SnapshotReason::Requested),
+        (_, None) => Some(SnapshotReason::FirstSync),
+        (_, Some(s)) if s.source != lake.url() => Some(SnapshotReason::SourceChanged),
+        (_, Some(s)) if s.version >= version => {
+            return Ok(SyncReport {
+                table: name,
+                version: s.version,
+                action: Action::UpToDate,
+            });
+        }
+        (_, Some(_)) if !lake.change_data_feed_enabled()? => Some(SnapshotReason::ChangeFeedOff),
+        _ => None,
+    };
+    let action = match (reason, state) {
+        (Some(reason), _) => snapshot(client, &lake, &table, at, reason).await?,
+        (None, Some(state)) => {
+            let columns_added = follow_schema(client, &table).await?;
+            match lake.changes_stream(state.version + 1, Some(version)).await {
+                Ok(feed) => {
+                    let stream = changes(feed, &table, lake.url(), version);
+                    match apply_changes(client, &table, state.version, at, stream).await? {
+                        ApplyOutcome::Applied { upserted, deleted } => Action::Changes {
+                            from: state.version,
+                            upserted,
+                            deleted,
+                            columns_added,
+                        },
+                        ApplyOutcome::AlreadyApplied { .. } => Action::UpToDate,
+                    }
+                }
+                Err(e @ LakeError::ChangeDataFeedDisabled { .. }) => {
+                    tracing::warn!(table = %table.qualified(), error = %e, "the change data feed cannot be read; copying the whole table instead");
+                    snapshot(
+                        client,
+                        &lake,
+                        &table,
+                        at,
+                        SnapshotReason::ChangeFeedUnavailable,
+                    )
+                    .await?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        (None, None) => unreachable!("no state means a first sync"),
+    };
+    Ok(SyncReport {
+        table: name,
+        version,
+        action,
+    })
+}
+
+/// Copies the whole source into the served table.
+async fn snapshot(
+    client: &mut Client,
+    lake: &LakeTable,
+    table: &PgTable,
+    at: SourceVersion<'_>,
+    reason: SnapshotReason,
+) -> Result<Action, SyncError> {
+    if reason != SnapshotReason::Requested {
+        tracing::info!(table = %table.qualified(), ?reason, "copying the whole table");
+    }
+    let stream = rows(lake.scan().await?, table, lake.url(), at.version);
+    let stats = load_snapshot(client, table, at, stream).await?;
+    Ok(Action::Snapshot {
+        reason,
+        rows: stats.rows,
+    })
+}
+
+/// The source's columns that are served: all, or the allow-list in its
+/// order.
+fn served_schema(source: &Schema, spec: &TableConfig) -> Result<SchemaRef, SyncError> {
+    let Some(allowed) = &spec.columns else {
+        return Ok(std::sync::Arc::new(source.clone()));
+    };
+    let fields = allowed
+        .iter()
+        .map(|c| {
+            source
+                .field_with_name(c)
+                .cloned()
+                .map_err(|_| SyncError::Config {
+                    table: spec.name.clone(),
+                    detail: format!("column {c} is not a column of the source"),
+                })
+        })
+        .collect::<Result<Vec<Field>, _>>()?;
+    Ok(std::sync::Arc::new(Schema::new(fields)))
+}
+
+/// Adds the source's new nullable columns to the served table; any other
+/// difference is an [`SyncError::IncompatibleChange`]. Returns how many
+/// columns were added.
+async fn follow_schema(client: &Client, table: &PgTable) -> Result<usize, SyncError> {
+    let existing: Vec<(String, String)> = client
+        .query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+            &[&table.schema(), &table.name()],
+        )
+        .await
+        .map_err(|e| PgError::from_client("reading the served table's columns", &e))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let incompatible = |detail: String| SyncError::IncompatibleChange {
+        table: table.qualified(),
+        detail,
+    };
+    for (name, ty) in &existing {
+        match table.columns().iter().find(|c| &c.name == name) {
+            None => return Err(incompatible(format!("no longer has column {name}"))),
+            Some(c) if !same_type(&c.ty.sql(), ty) => {
+                return Err(incompatible(format!(
+                    "changed column {name} from {ty} to {}",
+                    c.ty.sql()
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut added = 0;
+    for c in table.columns() {
+        if existing.iter().any(|(n, _)| n == &c.name) {
+            continue;
+        }
+        if !c.nullable {
+            return Err(incompatible(format!(
+                "added column {} that may not be null",
+                c.name
+            )));
+        }
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                table.qualified(),
+                ident(&c.name),
+                c.ty.sql()
+            ))
+            .await
+            .map_err(|e| PgError::from_client("adding a column", &e))?;
+        tracing::info!(table = %table.qualified(), column = %c.name, "added a column the source added");
+        added += 1;
+    }
+    Ok(added)
+}
+
+/// Whether the type this crate would create and the one the catalog shows
+/// are the same (`format_type` spells some differently).
+fn same_type(ours: &str, catalog: &str) -> bool {
+    let normal = |t: &str| match t {
+        "timestamp" => "timestamp without time zone".to_owned(),
+        "timestamptz" => "timestamp with time zone".to_owned(),
+        "time" => "time without time zone".to_owned(),
+        other => other.replace(", ", ","),
+    };
+    normal(ours) == normal(catalog)
+}
+
+/// The error a failed read of the source becomes: the table and version,
+/// without the engine's message (which may quote data).
+fn read_failure(url: &str, version: i64) -> PgError {
+    PgError::Source {
+        table: url.to_owned(),
+        reason: format!("reading version {version} of the Delta table failed"),
+    }
+}
+
+/// The snapshot's batches with the served columns, in the served order.
+fn rows<'a>(
+    stream: SendableRecordBatchStream,
+    table: &'a PgTable,
+    url: &'a str,
+    version: i64,
+) -> impl Stream<Item = Result<RecordBatch, PgError>> + 'a {
+    stream.map(move |batch| {
+        let batch = batch.map_err(|e| {
+            tracing::debug!(error = %e, "scan failed");
+            read_failure(url, version)
+        })?;
+        project(&batch, table.columns().iter().map(|c| c.name.as_str()), &[])
+            .map_err(|_| read_failure(url, version))
+    })
+}
+
+/// The change feed's batches: the served columns, the change type and the
+/// commit version as a signed integer.
+fn changes<'a>(
+    stream: SendableRecordBatchStream,
+    table: &'a PgTable,
+    url: &'a str,
+    version: i64,
+) -> impl Stream<Item = Result<RecordBatch, PgError>> + 'a {
+    stream.map(move |batch| {
+        let batch = batch.map_err(|e| {
+            tracing::debug!(error = %e, "change feed read failed");
+            read_failure(url, version)
+        })?;
+        project(
+            &batch,
+            table.columns().iter().map(|c| c.name.as_str()),
+            &[
+                (CHANGE_TYPE_COLUMN, CHANGE_TYPE, DataType::Utf8),
+                (COMMIT_VERSION_COLUMN, COMMIT_VERSION, DataType::Int64),
+            ],
+        )
+        .map_err(|_| read_failure(url, version))
+    })
+}
+
+/// `batch`'s columns `names`, then `extra` (source name, new name, type)
+/// cast to their types.
+fn project<'n>(
+    batch: &RecordBatch,
+    names: impl Iterator<Item = &'n str>,
+    extra: &[(&str, &str, DataType)],
+) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
+    let schema = batch.schema();
+    let mut fields = Vec::new();
+    let mut arrays = Vec::new();
+    for name in names {
+        let i = schema.index_of(name)?;
+        fields.push(schema.field(i).clone());
+        arrays.push(batch.column(i).clone());
+    }
+    for (from, to, ty) in extra {
+        let i = schema.index_of(from)?;
+        fields.push(Field::new(*to, ty.clone(), false));
+        arrays.push(cast(batch.column(i), ty)?);
+    }
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays)
+}
+
+/// Runs the configured syncs: once each for snapshot and triggered tables
+/// (or all of them when `mode` overrides), or, in continuous mode, again
+/// every poll interval until `shutdown` completes. A sync in flight when
+/// `shutdown` completes finishes first. Lost connections are retried with
+/// back-off; in continuous mode a failing table is retried at the next
+/// poll while the others go on. Returns the reports of the first pass.
+pub async fn run(
+    config: &Config,
+    mode: Option<Mode>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Vec<SyncReport>, SyncError> {
+    let mut shutdown = pin!(shutdown);
+    let continuous = |t: &TableConfig| mode.unwrap_or(t.mode) == Mode::Continuous;
+    let mut client: Option<Client> = None;
+    let mut backoff = Duration::from_millis(100);
+    let mut reports = Vec::new();
+    let mut first = true;
+    loop {
+        for t in &config.tables {
+            if !first && !continuous(t) {
+                continue;
+            }
+            let c = match &mut client {
+                Some(c) if !c.is_closed() => c,
+                _ => match connect(&config.dsn).await {
+                    Ok(c) => client.insert(c),
+                    Err(e) if e.is_transient() && config.tables.iter().any(continuous) => {
+                        tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot connect to PostgreSQL");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            let table_mode = match mode.unwrap_or(t.mode) {
+                Mode::Continuous => Mode::Triggered,
+                m => m,
+            };
+            match sync_table(c, t, table_mode).await {
+                Ok(report) => {
+                    backoff = Duration::from_millis(100);
+                    if report.action != Action::UpToDate {
+                        tracing::info!(table = %report.table, version = report.version, action = ?report.action, "synced");
+                    }
+                    if first {
+                        reports.push(report);
+                    }
+                }
+                Err(e) if continuous(t) => {
+                    tracing::warn!(table = %t.name, error = %e, "sync failed; retrying at the next poll");
+                    if e.is_transient() {
+                        client = None;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        first = false;
+        if !config.tables.iter().any(continuous) {
+            return Ok(reports);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(config.poll_interval_ms)) => {}
+            () = &mut shutdown => return Ok(reports),
+        }
+    }
+}
+
+async fn connect(dsn: &str) -> Result<Client, SyncError> {
+    let (client, connection) = tokio_postgres::connect(dsn, NoTls)
+        .await
+        .map_err(|e| PgError::from_client("connecting", &e))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %PgError::from_client("serving the connection", &e), "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
+}

@@ -1,0 +1,28 @@
+//! `caresync-forward-sync`: serve Delta tables as PostgreSQL tables.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "caresync-forward-sync",
+    version,
+    about = "Serve Delta tables as PostgreSQL tables"
+)]
+struct Cli {
+    #[command(flatten)]
+    args: caresync_forward_sync::cli::Args,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,buoyant_kernel=warn,deltalake=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    caresync_forward_sync::cli::run_cli(Cli::parse().args)
+}

@@ -1,0 +1,313 @@
+//! Forward sync end to end: real Delta tables on disk, a private PostgreSQL
+//! cluster.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caresync_forward_sync::{
+    Action, Config, Mode, SnapshotReason, SyncError, TableConfig, run, sync_table,
+};
+use caresync_lake::{LakeTable, TableSpec};
+use caresync_testkit::pg::shared_cluster;
+use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use tokio_postgres::{Client, NoTls};
+
+type Row = (i64, Option<String>, Option<i64>);
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("score", DataType::Int64, true),
+    ]))
+}
+
+fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(ids.clone())),
+            Arc::new(StringArray::from_iter_values(
+                ids.clone().map(|i| format!("p{i}")),
+            )),
+            Arc::new(Int64Array::from_iter_values(ids.map(|i| i * 10))),
+        ],
+    )
+    .expect("batch")
+}
+
+async fn lake(dir: &tempfile::TempDir, cdf: bool, rows: i64) -> (LakeTable, String) {
+    let url = dir
+        .path()
+        .join("patient")
+        .to_str()
+        .expect("utf-8")
+        .to_owned();
+    let spec = TableSpec::new("patient", schema()).with_change_data_feed(cdf);
+    let mut table = LakeTable::open_or_create(&url, &spec)
+        .await
+        .expect("lake table");
+    table.append(vec![batch(0..rows)]).await.expect("append");
+    (table, url)
+}
+
+async fn pg(prefix: &str) -> (Client, String) {
+    let cluster = shared_cluster().expect("a private PostgreSQL cluster");
+    let db = cluster.create_unique_database(prefix).expect("a database");
+    let dsn = cluster.connection_string(&db);
+    let (client, connection) = tokio_postgres::connect(&dsn, NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    (client, dsn)
+}
+
+fn spec(source: &str) -> TableConfig {
+    TableConfig {
+        source: source.to_owned(),
+        name: "patient".to_owned(),
+        schema: "public".to_owned(),
+        key: vec!["id".to_owned()],
+        mode: Mode::Triggered,
+        columns: None,
+    }
+}
+
+async fn pg_rows(client: &Client) -> Vec<Row> {
+    client
+        .query("SELECT id, name, score FROM patient ORDER BY id", &[])
+        .await
+        .expect("reads")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+async fn lake_rows(url: &str) -> Vec<Row> {
+    let table = LakeTable::open(url).await.expect("opens");
+    let mut rows = Vec::new();
+    for b in table.read_all().await.expect("reads") {
+        let b = deltalake::arrow::compute::cast(
+            &(Arc::new(deltalake::arrow::array::StructArray::from(b))
+                as deltalake::arrow::array::ArrayRef),
+            &DataType::Struct(schema().fields().clone()),
+        )
+        .expect("cast");
+        let s = b
+            .as_any()
+            .downcast_ref::<deltalake::arrow::array::StructArray>()
+            .expect("struct");
+        let ids = s
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("ids");
+        let names = s
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("names");
+        let scores = s
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("scores");
+        for i in 0..s.len() {
+            rows.push((
+                ids.value(i),
+                names.is_valid(i).then(|| names.value(i).to_owned()),
+                scores.is_valid(i).then(|| scores.value(i)),
+            ));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggered_syncs_follow_inserts_updates_and_deletes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut table, url) = lake(&dir, true, 100).await;
+    let (mut client, _) = pg("fwd_triggered").await;
+    let s = spec(&url);
+
+    let first = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("first sync");
+    assert_eq!(
+        first.action,
+        Action::Snapshot {
+            reason: SnapshotReason::FirstSync,
+            rows: 100
+        }
+    );
+    assert_eq!(pg_rows(&client).await, lake_rows(&url).await);
+
+    table
+        .update_where("id = 5", &[("name", "'renamed'"), ("score", "NULL")])
+        .await
+        .expect("update");
+    table.delete_where("id < 3").await.expect("delete");
+    table.append(vec![batch(100..110)]).await.expect("append");
+    let second = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("second sync");
+    assert_eq!(second.version, table.version());
+    assert_eq!(
+        second.action,
+        Action::Changes {
+            from: first.version,
+            upserted: 11,
+            deleted: 3,
+            columns_added: 0
+        }
+    );
+    let rows = pg_rows(&client).await;
+    assert_eq!(rows, lake_rows(&url).await);
+    assert_eq!(rows.len(), 107);
+    assert!(rows.contains(&(5, Some("renamed".to_owned()), None)));
+
+    let third = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("third sync");
+    assert_eq!(third.action, Action::UpToDate);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_allow_list_keeps_other_columns_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_table, url) = lake(&dir, true, 10).await;
+    let (mut client, _) = pg("fwd_allow").await;
+    let mut s = spec(&url);
+    s.columns = Some(vec!["id".to_owned(), "score".to_owned()]);
+    sync_table(&mut client, &s, Mode::Snapshot)
+        .await
+        .expect("sync");
+    let columns: Vec<String> = client
+        .query(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_name = 'patient' ORDER BY ordinal_position",
+            &[],
+        )
+        .await
+        .expect("catalog")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(columns, ["id", "score"]);
+
+    s.columns = Some(vec!["id".to_owned(), "ssn".to_owned()]);
+    let err = sync_table(&mut client, &s, Mode::Snapshot)
+        .await
+        .expect_err("unknown column");
+    assert!(matches!(err, SyncError::Config { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_change_feed_every_sync_is_a_snapshot_and_says_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut table, url) = lake(&dir, false, 10).await;
+    let (mut client, _) = pg("fwd_nocdf").await;
+    let s = spec(&url);
+    sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("first sync");
+    table.append(vec![batch(10..15)]).await.expect("append");
+    let report = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("second sync");
+    assert_eq!(
+        report.action,
+        Action::Snapshot {
+            reason: SnapshotReason::ChangeFeedOff,
+            rows: 15
+        }
+    );
+    assert_eq!(pg_rows(&client).await, lake_rows(&url).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_source_lacks_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_table, url) = lake(&dir, true, 10).await;
+    let (mut client, _) = pg("fwd_nokey").await;
+    let mut s = spec(&url);
+    s.key = vec!["patient_id".to_owned()];
+    let err = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect_err("no such key");
+    match &err {
+        SyncError::Pg(e) => assert_eq!(e.code(), "PG-0002", "{err}"),
+        other => panic!("unexpected error {other}"),
+    }
+    let exists: bool = client
+        .query_one("SELECT to_regclass('public.patient') IS NOT NULL", &[])
+        .await
+        .expect("catalog")
+        .get(0);
+    assert!(!exists);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continuous_mode_applies_new_commits_within_seconds_and_stops_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut table, url) = lake(&dir, true, 10).await;
+    let (client, dsn) = pg("fwd_continuous").await;
+    let mut s = spec(&url);
+    s.mode = Mode::Continuous;
+    let config = Config {
+        dsn,
+        poll_interval_ms: 100,
+        tables: vec![s],
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(async move {
+        run(&config, None, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let wait_for = |n: usize| {
+        let client = &client;
+        async move {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                if pg_rows(client).await.len() == n {
+                    return start.elapsed();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("{n} rows never appeared");
+        }
+    };
+    // The first sync copies the table (the served table may not exist yet).
+    let start = Instant::now();
+    loop {
+        let exists: bool = client
+            .query_one("SELECT to_regclass('public.patient') IS NOT NULL", &[])
+            .await
+            .expect("catalog")
+            .get(0);
+        if exists {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no first sync");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_for(10).await;
+    table.append(vec![batch(10..20)]).await.expect("append");
+    let lag = wait_for(20).await;
+    assert!(lag < Duration::from_secs(5), "took {lag:?}");
+    table.delete_where("id >= 15").await.expect("delete");
+    wait_for(15).await;
+    assert_eq!(pg_rows(&client).await, lake_rows(&url).await);
+
+    stop.send(()).expect("runner alive");
+    let reports = tokio::time::timeout(Duration::from_secs(10), runner)
+        .await
+        .expect("stops")
+        .expect("joins")
+        .expect("no error");
+    assert_eq!(reports.len(), 1);
+}
