@@ -311,3 +311,198 @@ async fn continuous_mode_applies_new_commits_within_seconds_and_stops_cleanly() 
         .expect("no error");
     assert_eq!(reports.len(), 1);
 }
+
+/// Appends a batch with an extra nullable `phone` column, letting Delta
+/// evolve the schema.
+async fn append_with_phone(url: &str, ids: std::ops::Range<i64>) {
+    let table = deltalake::open_table(deltalake::ensure_table_uri(url).expect("table uri"))
+        .await
+        .expect("opens");
+    let base = batch(ids.clone());
+    let mut fields: Vec<Field> = schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("phone", DataType::Utf8, true));
+    let mut columns = base.columns().to_vec();
+    columns.push(Arc::new(StringArray::from_iter_values(
+        ids.map(|i| format!("555-{i:04}")),
+    )));
+    let wide = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("wide batch");
+    table
+        .write(vec![wide])
+        .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
+        .await
+        .expect("writes with a new column");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_nullable_source_column_is_added_and_a_type_change_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_table, url) = lake(&dir, true, 5).await;
+    let (mut client, _) = pg("fwd_schema").await;
+    let s = spec(&url);
+    sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("first sync");
+
+    append_with_phone(&url, 5..8).await;
+    let report = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("sync with a new column");
+    assert_eq!(
+        report.action,
+        Action::Changes {
+            from: 1,
+            upserted: 3,
+            deleted: 0,
+            columns_added: 1
+        }
+    );
+    let phones: Vec<(i64, Option<String>)> = client
+        .query("SELECT id, phone FROM patient ORDER BY id", &[])
+        .await
+        .expect("reads")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(phones[0], (0, None));
+    assert_eq!(phones[7], (7, Some("555-0007".to_owned())));
+
+    // The source's `score` becomes text: the served table cannot follow.
+    let table = deltalake::open_table(deltalake::ensure_table_uri(&url).expect("uri"))
+        .await
+        .expect("opens");
+    let retyped = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("score", DataType::Utf8, true),
+        Field::new("phone", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        retyped,
+        vec![
+            Arc::new(Int64Array::from(vec![1])),
+            Arc::new(StringArray::from(vec!["n"])),
+            Arc::new(StringArray::from(vec!["high"])),
+            Arc::new(StringArray::from(vec![None::<&str>])),
+        ],
+    )
+    .expect("batch");
+    table
+        .write(vec![batch])
+        .with_save_mode(deltalake::protocol::SaveMode::Overwrite)
+        .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
+        .await
+        .expect("overwrites with a new type");
+    let err = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect_err("a type change");
+    assert!(matches!(err, SyncError::IncompatibleChange { .. }), "{err}");
+    assert!(err.to_string().contains("score"), "{err}");
+    // A snapshot sync replaces the table with the new shape.
+    let report = sync_table(&mut client, &s, Mode::Snapshot)
+        .await
+        .expect("snapshot");
+    assert!(
+        matches!(report.action, Action::Snapshot { rows: 1, .. }),
+        "{report:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continuous_mode_reconnects_after_losing_its_connection_and_serves_several_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut first, url) = lake(&dir, true, 3).await;
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let (_second, other_url) = lake(&other_dir, true, 4).await;
+    let (client, dsn) = pg("fwd_reconnect").await;
+    let mut a = spec(&url);
+    a.mode = Mode::Continuous;
+    let mut b = spec(&other_url);
+    b.name = "patient_copy".to_owned();
+    b.mode = Mode::Continuous;
+    let config = Config {
+        dsn,
+        poll_interval_ms: 50,
+        tables: vec![a, b],
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(async move {
+        run(&config, None, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let count = |table: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .map(|r| r.get::<_, i64>(0))
+                .unwrap_or(-1)
+        }
+    };
+    let wait = |table: &'static str, n: i64| async move {
+        let start = Instant::now();
+        while count(table).await != n {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{table} never had {n} rows"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    wait("patient", 3).await;
+    wait("patient_copy", 4).await;
+    // Cut every other connection to this database: the runner's.
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("terminates");
+    first.append(vec![batch(3..9)]).await.expect("append");
+    wait("patient", 9).await;
+    stop.send(()).expect("runner alive");
+    tokio::time::timeout(Duration::from_secs(10), runner)
+        .await
+        .expect("stops")
+        .expect("joins")
+        .expect("no error");
+}
+
+#[test]
+fn configurations_are_checked() {
+    let ok = Config::from_toml(
+        r#"
+        dsn = "host=/tmp dbname=app"
+        poll_interval_ms = 250
+        [[table]]
+        source = "/lake/patient"
+        name = "patient"
+        key = ["id"]
+        mode = "continuous"
+        columns = ["id", "name"]
+        "#,
+    )
+    .expect("valid");
+    assert_eq!(ok.tables[0].mode, Mode::Continuous);
+    assert!(
+        !format!("{ok:?}").contains("dbname=app"),
+        "the DSN is never printed"
+    );
+    for bad in [
+        "dsn = \"x\"",
+        "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = []",
+        "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\ncolumns = [\"name\"]",
+        "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\nmode = \"sometimes\"",
+        "dsn = \"x\"\nunknown = 1",
+    ] {
+        assert!(Config::from_toml(bad).is_err(), "{bad}");
+    }
+}
