@@ -118,9 +118,9 @@ pub async fn sync_table(
 ) -> Result<SyncReport, SyncError> {
     let lake = LakeTable::open(&spec.source).await?;
     let version = lake.version();
-    let served = served_schema(lake.schema()?.as_ref(), spec)?;
+    let served_columns = served_schema(lake.schema()?.as_ref(), spec)?;
     let key: Vec<&str> = spec.key.iter().map(String::as_str).collect();
-    let table = PgTable::from_arrow(&spec.name, &served, &key)?.in_schema(&spec.schema);
+    let table = PgTable::from_arrow(&spec.name, &served_columns, &key)?.in_schema(&spec.schema);
     let name = format!("{}.{}", spec.schema, spec.name);
     ensure_state_table(client).await?;
     let state = synced_state(client, &table).await?;
@@ -148,7 +148,7 @@ pub async fn sync_table(
             let columns_added = follow_schema(client, &table).await?;
             match lake.changes_stream(state.version + 1, Some(version)).await {
                 Ok(feed) => {
-                    let stream = changes(feed, &table, lake.url(), version);
+                    let stream = served(feed, &table, lake.url(), version, CHANGES);
                     match apply_changes(client, &table, state.version, at, stream).await? {
                         ApplyOutcome::Applied { upserted, deleted } => Action::Changes {
                             from: state.version,
@@ -193,7 +193,7 @@ async fn snapshot(
     if reason != SnapshotReason::Requested {
         tracing::info!(table = %table.qualified(), ?reason, "copying the whole table");
     }
-    let stream = rows(lake.scan().await?, table, lake.url(), at.version);
+    let stream = served(lake.scan().await?, table, lake.url(), at.version, ROWS);
     let stats = load_snapshot(client, table, at, stream).await?;
     Ok(Action::Snapshot {
         reason,
@@ -303,43 +303,34 @@ fn read_failure(url: &str, version: i64) -> PgError {
     }
 }
 
-/// The snapshot's batches with the served columns, in the served order.
-fn rows<'a>(
-    stream: SendableRecordBatchStream,
-    table: &'a PgTable,
-    url: &'a str,
-    version: i64,
-) -> impl Stream<Item = Result<RecordBatch, PgError>> + 'a {
-    stream.map(move |batch| {
-        let batch = batch.map_err(|e| {
-            tracing::debug!(error = %e, "scan failed");
-            read_failure(url, version)
-        })?;
-        project(&batch, table.columns().iter().map(|c| c.name.as_str()), &[])
-            .map_err(|_| read_failure(url, version))
-    })
-}
-
-/// The change feed's batches: the served columns, the change type and the
+/// A snapshot's batches with the served columns, in the served order.
+const ROWS: &[(&str, &str, DataType)] = &[];
+/// A change feed's batches: the served columns, the change type and the
 /// commit version as a signed integer.
-fn changes<'a>(
+const CHANGES: &[(&str, &str, DataType)] = &[
+    (CHANGE_TYPE_COLUMN, CHANGE_TYPE, DataType::Utf8),
+    (COMMIT_VERSION_COLUMN, COMMIT_VERSION, DataType::Int64),
+];
+
+/// The source's batches as the served table takes them: its columns in
+/// its order, then `extra` (see [`project`]); read errors become
+/// [`read_failure`].
+fn served<'a>(
     stream: SendableRecordBatchStream,
     table: &'a PgTable,
     url: &'a str,
     version: i64,
+    extra: &'static [(&'static str, &'static str, DataType)],
 ) -> impl Stream<Item = Result<RecordBatch, PgError>> + 'a {
     stream.map(move |batch| {
         let batch = batch.map_err(|e| {
-            tracing::debug!(error = %e, "change feed read failed");
+            tracing::debug!(error = %e, "reading the Delta table failed");
             read_failure(url, version)
         })?;
         project(
             &batch,
             table.columns().iter().map(|c| c.name.as_str()),
-            &[
-                (CHANGE_TYPE_COLUMN, CHANGE_TYPE, DataType::Utf8),
-                (COMMIT_VERSION_COLUMN, COMMIT_VERSION, DataType::Int64),
-            ],
+            extra,
         )
         .map_err(|_| read_failure(url, version))
     })

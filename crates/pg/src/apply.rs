@@ -5,18 +5,14 @@
 //! leaves either none or all of it; applying the same changes again is a
 //! no-op.
 
-use std::pin::pin;
-
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema};
-use bytes::BytesMut;
-use futures::{SinkExt, Stream, StreamExt};
-use tokio_postgres::{Client, Transaction};
+use futures::Stream;
+use tokio_postgres::Client;
 
-use crate::copy::{CopyEncoder, header, trailer};
 use crate::error::PgError;
 use crate::schema::{PgColumn, PgTable, PgType, ident};
-use crate::snapshot::SourceVersion;
+use crate::snapshot::{SourceVersion, copy_batches};
 use crate::state::{STATE_TABLE, SyncedState, ensure_state_table, record};
 
 /// The change type column of a change batch (Delta's `_change_type`).
@@ -117,7 +113,7 @@ where
     ))
     .await
     .map_err(|e| PgError::from_client("creating the change staging table", &e))?;
-    copy_changes(&tx, table, &stage_table, &stage, changes).await?;
+    copy_batches(tx.client(), table, &stage_table, &stage, changes).await?;
 
     let key = table.key_list();
     let on_key = table
@@ -233,55 +229,4 @@ fn stage_table(table: &PgTable) -> PgTable {
         ])
         .collect();
     PgTable::unkeyed("caresync_changes", columns)
-}
-
-async fn copy_changes<S, E>(
-    tx: &Transaction<'_>,
-    table: &PgTable,
-    stage_table: &PgTable,
-    stage: &str,
-    changes: S,
-) -> Result<(), PgError>
-where
-    S: Stream<Item = Result<RecordBatch, E>>,
-    E: std::fmt::Display,
-{
-    let columns = stage_table
-        .columns()
-        .iter()
-        .map(|c| ident(&c.name))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sink = tx
-        .copy_in::<_, bytes::Bytes>(&format!(
-            "COPY {stage} ({columns}) FROM STDIN (FORMAT binary)"
-        ))
-        .await
-        .map_err(|e| PgError::from_client("starting the change copy", &e))?;
-    let mut sink = pin!(sink);
-    let encoder = CopyEncoder::new(stage_table);
-    let mut buf = BytesMut::new();
-    header(&mut buf);
-    let mut changes = pin!(changes);
-    while let Some(batch) = changes.next().await {
-        let batch = batch.map_err(|e| PgError::Source {
-            table: table.qualified(),
-            reason: e.to_string(),
-        })?;
-        encoder.encode(&batch, &mut buf)?;
-        if buf.len() >= 1 << 20 {
-            sink.send(buf.split().freeze())
-                .await
-                .map_err(|e| PgError::from_client("copying changes", &e))?;
-        }
-    }
-    trailer(&mut buf);
-    sink.send(buf.split().freeze())
-        .await
-        .map_err(|e| PgError::from_client("copying changes", &e))?;
-    sink.as_mut()
-        .finish()
-        .await
-        .map_err(|e| PgError::from_client("finishing the change copy", &e))?;
-    Ok(())
 }

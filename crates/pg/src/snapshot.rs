@@ -71,7 +71,7 @@ where
         .await
         .map_err(|e| PgError::from_client("creating the staging table", &e))?;
 
-    let copied = copy_rows(client, table, &staging, batches).await;
+    let copied = copy_batches(client, table, table, &staging, batches).await;
     let stats = match copied {
         Ok(stats) => stats,
         Err(e) => {
@@ -144,17 +144,21 @@ where
     Ok(stats)
 }
 
-async fn copy_rows<S, E>(
+/// Streams `batches` into `target` (a table of `layout`'s columns) with
+/// binary `COPY`, in chunks of [`CHUNK`] bytes; `table` names the served
+/// table in errors. Runs inside whatever transaction `client` has open.
+pub(crate) async fn copy_batches<S, E>(
     client: &Client,
     table: &PgTable,
-    staging: &str,
+    layout: &PgTable,
+    target: &str,
     batches: S,
 ) -> Result<SnapshotStats, PgError>
 where
     S: Stream<Item = Result<RecordBatch, E>>,
     E: std::fmt::Display,
 {
-    let columns = table
+    let columns = layout
         .columns()
         .iter()
         .map(|c| ident(&c.name))
@@ -162,12 +166,12 @@ where
         .join(", ");
     let sink = client
         .copy_in::<_, bytes::Bytes>(&format!(
-            "COPY {staging} ({columns}) FROM STDIN (FORMAT binary)"
+            "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
         ))
         .await
         .map_err(|e| PgError::from_client("starting the copy", &e))?;
     let mut sink = pin!(sink);
-    let encoder = CopyEncoder::new(table);
+    let encoder = CopyEncoder::new(layout);
     let mut buf = BytesMut::with_capacity(CHUNK + CHUNK / 4);
     header(&mut buf);
     let mut bytes = 0u64;
@@ -182,14 +186,14 @@ where
             bytes += buf.len() as u64;
             sink.send(buf.split().freeze())
                 .await
-                .map_err(|e| PgError::from_client("copying rows into the staging table", &e))?;
+                .map_err(|e| PgError::from_client("copying rows", &e))?;
         }
     }
     trailer(&mut buf);
     bytes += buf.len() as u64;
     sink.send(buf.split().freeze())
         .await
-        .map_err(|e| PgError::from_client("copying rows into the staging table", &e))?;
+        .map_err(|e| PgError::from_client("copying rows", &e))?;
     let rows = sink
         .as_mut()
         .finish()
