@@ -359,12 +359,18 @@ fn project<'n>(
     RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays)
 }
 
+/// Transient failures (a lost connection, a server restarting) retried
+/// before a sync is given up: 100 ms, doubling.
+const RETRIES: u32 = 6;
+
 /// Runs the configured syncs: once each for snapshot and triggered tables
 /// (or all of them when `mode` overrides), or, in continuous mode, again
 /// every poll interval until `shutdown` completes. A sync in flight when
-/// `shutdown` completes finishes first. Lost connections are retried with
-/// back-off; in continuous mode a failing table is retried at the next
-/// poll while the others go on. Returns the reports of the first pass.
+/// `shutdown` completes finishes first. A lost connection or a restarting
+/// server is retried with back-off (100 ms doubling, six times) on a new
+/// connection; in continuous mode a table that still fails is retried at
+/// the next poll while the others go on. Returns the reports of the first
+/// pass.
 pub async fn run(
     config: &Config,
     mode: Option<Mode>,
@@ -373,7 +379,6 @@ pub async fn run(
     let mut shutdown = pin!(shutdown);
     let continuous = |t: &TableConfig| mode.unwrap_or(t.mode) == Mode::Continuous;
     let mut client: Option<Client> = None;
-    let mut backoff = Duration::from_millis(100);
     let mut reports = Vec::new();
     let mut first = true;
     loop {
@@ -381,26 +386,12 @@ pub async fn run(
             if !first && !continuous(t) {
                 continue;
             }
-            let c = match &mut client {
-                Some(c) if !c.is_closed() => c,
-                _ => match connect(&config.dsn).await {
-                    Ok(c) => client.insert(c),
-                    Err(e) if e.is_transient() && config.tables.iter().any(continuous) => {
-                        tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot connect to PostgreSQL");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                },
-            };
             let table_mode = match mode.unwrap_or(t.mode) {
                 Mode::Continuous => Mode::Triggered,
                 m => m,
             };
-            match sync_table(c, t, table_mode).await {
+            match sync_with_retries(&mut client, &config.dsn, t, table_mode).await {
                 Ok(report) => {
-                    backoff = Duration::from_millis(100);
                     if report.action != Action::UpToDate {
                         tracing::info!(table = %report.table, version = report.version, action = ?report.action, "synced");
                     }
@@ -410,9 +401,6 @@ pub async fn run(
                 }
                 Err(e) if continuous(t) => {
                     tracing::warn!(table = %t.name, error = %e, "sync failed; retrying at the next poll");
-                    if e.is_transient() {
-                        client = None;
-                    }
                 }
                 Err(e) => return Err(e),
             }
@@ -424,6 +412,43 @@ pub async fn run(
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(config.poll_interval_ms)) => {}
             () = &mut shutdown => return Ok(reports),
+        }
+    }
+}
+
+/// One sync of `t`, on `client` (connected first when it is not), retried
+/// on transient failures with a new connection.
+async fn sync_with_retries(
+    client: &mut Option<Client>,
+    dsn: &str,
+    t: &TableConfig,
+    mode: Mode,
+) -> Result<SyncReport, SyncError> {
+    let mut backoff = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        let result = match client {
+            Some(c) if !c.is_closed() => sync_table(c, t, mode).await,
+            _ => match connect(dsn).await {
+                Ok(c) => sync_table(client.insert(c), t, mode).await,
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Err(e) if e.is_transient() && attempt < RETRIES => {
+                tracing::warn!(table = %t.name, error = %e, retry_in_ms = backoff.as_millis() as u64, "transient failure; retrying");
+                *client = None;
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            Err(e) => {
+                if e.is_transient() {
+                    *client = None;
+                }
+                return Err(e);
+            }
+            ok => return ok,
         }
     }
 }

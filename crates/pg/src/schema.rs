@@ -150,9 +150,9 @@ impl PgTable {
             table: name.to_owned(),
             detail,
         };
-        if name.is_empty() || name.len() > 48 {
+        if name.is_empty() || name.len() > 42 {
             return Err(invalid(
-                "a table name has 1 to 48 bytes (PostgreSQL keeps 63, and loads add a suffix)"
+                "a table name has 1 to 42 bytes (PostgreSQL keeps 63, and loads add suffixes of up to 21)"
                     .to_owned(),
             ));
         }

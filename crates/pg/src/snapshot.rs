@@ -4,7 +4,9 @@
 //! version. Readers see the old table or the new one, never a partial one:
 //! the swap takes the table's exclusive lock for the instant of two
 //! renames, and a query waiting on that lock resolves the name again and
-//! reads the new table.
+//! reads the new table. The served table's grants are given to its
+//! replacement in the same transaction; views that depend on the served
+//! table block the swap (drop them, or serve them from the new table).
 
 use std::pin::pin;
 
@@ -116,6 +118,27 @@ where
         pkey_q = table.qualified_as(&pkey),
         final_pkey = ident(&format!("{}_pkey", table.name())),
     );
+    // The served table's grants carry over to its replacement.
+    let grants = tx
+        .query(
+            "SELECT coalesce(quote_ident(r.rolname), 'PUBLIC'), a.privilege_type, a.is_grantable \
+             FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a \
+             LEFT JOIN pg_roles r ON r.oid = a.grantee \
+             WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner",
+            &[&table.qualified()],
+        )
+        .await
+        .map_err(|e| PgError::from_client("reading the served table's grants", &e))?;
+    let mut swap = swap;
+    for g in grants {
+        let (grantee, privilege, grantable): (String, String, bool) =
+            (g.get(0), g.get(1), g.get(2));
+        swap.push_str(&format!(
+            "; GRANT {privilege} ON {} TO {grantee}{}",
+            table.qualified(),
+            if grantable { " WITH GRANT OPTION" } else { "" }
+        ));
+    }
     tx.batch_execute(&swap)
         .await
         .map_err(|e| PgError::from_client("swapping the loaded table in", &e))?;

@@ -247,3 +247,33 @@ async fn readers_never_see_a_partial_table() {
     }
     assert!(seen.contains(&(20_000, 40_000)) || seen.contains(&(30_000, 90_000)));
 }
+
+#[tokio::test]
+async fn grants_on_the_served_table_survive_a_snapshot() {
+    let (mut client, _) = connect("snap_grants").await;
+    let t = table();
+    load_snapshot(&mut client, &t, at(1), stream::iter(batches(10, 1)))
+        .await
+        .expect("first load");
+    let role = format!("reader_{}", std::process::id());
+    client
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+             GRANT SELECT ON patient TO {role}"
+        ))
+        .await
+        .expect("grants");
+    load_snapshot(&mut client, &t, at(2), stream::iter(batches(20, 2)))
+        .await
+        .expect("second load");
+    let can: bool = client
+        .query_one(
+            &format!("SELECT has_table_privilege('{role}', 'patient', 'SELECT')"),
+            &[],
+        )
+        .await
+        .expect("privilege")
+        .get(0);
+    assert!(can, "the reader keeps SELECT on the new table");
+    assert_eq!(count_and_sum(&client).await, (20, 40));
+}
