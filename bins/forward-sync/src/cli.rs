@@ -37,6 +37,10 @@ pub struct Args {
     /// Milliseconds between looks at the sources in continuous mode.
     #[arg(long)]
     pub poll_interval_ms: Option<u64>,
+    /// Serve Prometheus metrics on this address (`GET /metrics`), e.g.
+    /// `127.0.0.1:9464`.
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Args {
@@ -93,6 +97,12 @@ pub fn run_cli(args: Args) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        if let Some(addr) = args.metrics_addr
+            && let Err(e) = crate::metrics::serve(addr)
+        {
+            tracing::error!(error = %e, "metrics");
+            return ExitCode::FAILURE;
+        }
         match run(&config, args.mode, stop_signal()).await {
             Ok(reports) => {
                 for r in reports {

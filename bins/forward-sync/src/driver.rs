@@ -51,6 +51,17 @@ pub enum SyncError {
 }
 
 impl SyncError {
+    /// The stable code of this error (`FWD-0001`, `PG-0007`, or `LAKE` for
+    /// the lake's errors, which have no codes of their own yet).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::Lake(_) => "LAKE",
+            SyncError::Pg(e) => e.code(),
+            SyncError::Config { .. } => "FWD-0001",
+            SyncError::IncompatibleChange { .. } => "FWD-0002",
+        }
+    }
+
     /// Whether retrying later may succeed (a lost connection, a server
     /// restarting).
     pub fn is_transient(&self) -> bool {
@@ -124,6 +135,7 @@ pub async fn sync_table(
     let name = format!("{}.{}", spec.schema, spec.name);
     ensure_state_table(client).await?;
     let state = synced_state(client, &table).await?;
+    crate::metrics::seen(&name, version, state.as_ref().map(|s| s.version));
     let at = SourceVersion {
         source: lake.url(),
         version,
@@ -380,6 +392,7 @@ pub async fn run(
     let continuous = |t: &TableConfig| mode.unwrap_or(t.mode) == Mode::Continuous;
     let mut client: Option<Client> = None;
     let mut reports = Vec::new();
+    let mut freshness = crate::metrics::Freshness::default();
     let mut first = true;
     loop {
         for t in &config.tables {
@@ -390,7 +403,9 @@ pub async fn run(
                 Mode::Continuous => Mode::Triggered,
                 m => m,
             };
-            match sync_with_retries(&mut client, &config.dsn, t, table_mode).await {
+            let result = sync_with_retries(&mut client, &config.dsn, t, table_mode).await;
+            freshness.after(&format!("{}.{}", t.schema, t.name), &result);
+            match result {
                 Ok(report) => {
                     if report.action != Action::UpToDate {
                         tracing::info!(table = %report.table, version = report.version, action = ?report.action, "synced");

@@ -17,13 +17,15 @@
 //!   SIGINT or SIGTERM, the sync in flight finishing first.
 //!
 //! A column allow-list (`columns` in the configuration) keeps every other
-//! column out of PostgreSQL.
+//! column out of PostgreSQL. [`metrics`] lists the Prometheus metrics served
+//! with `--metrics-addr`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod cli;
 mod config;
 mod driver;
+pub mod metrics;
 
 pub use config::{Config, ConfigError, Mode, TableConfig};
 pub use driver::{Action, SnapshotReason, SyncError, SyncReport, run, sync_table};

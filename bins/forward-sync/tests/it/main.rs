@@ -506,3 +506,74 @@ fn configurations_are_checked() {
         assert!(Config::from_toml(bad).is_err(), "{bad}");
     }
 }
+
+/// `GET /metrics` over a plain socket.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("writes");
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.expect("reads");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_rows_versions_and_errors_by_table() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    caresync_forward_sync::metrics::serve(port).expect("serves metrics");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut table, url) = lake(&dir, true, 4).await;
+    let (_client, dsn) = pg("fwd_metrics").await;
+    let mut missing = spec(&format!("{url}_missing"));
+    missing.name = "nowhere".to_owned();
+    missing.mode = Mode::Continuous;
+    let mut good = spec(&url);
+    good.mode = Mode::Continuous;
+    let config = Config {
+        dsn,
+        poll_interval_ms: 50,
+        tables: vec![good, missing],
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(async move {
+        run(&config, None, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let until = |line: &'static str| async move {
+        let start = Instant::now();
+        loop {
+            let body = scrape(port).await;
+            if body.contains(line) {
+                return body;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no {line} in:\n{body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    // The first sync copies the table; then a delete arrives as a change.
+    until(r#"caresync_forward_rows_total{table="public.patient",op="snapshot"} 4"#).await;
+    table.delete_where("id = 0").await.expect("delete");
+    let body = until(r#"caresync_forward_rows_total{table="public.patient",op="delete"} 1"#).await;
+    stop.send(()).expect("runner alive");
+    runner.await.expect("joins").expect("no error");
+    for line in [
+        r#"caresync_forward_rows_total{table="public.patient",op="snapshot"} 4"#,
+        r#"caresync_forward_synced_version{table="public.patient"} 2"#,
+        r#"caresync_forward_lag_versions{table="public.patient"} 0"#,
+        r#"caresync_forward_errors_total{table="public.nowhere",code="LAKE"}"#,
+    ] {
+        assert!(body.contains(line), "missing {line} in:\n{body}");
+    }
+}
