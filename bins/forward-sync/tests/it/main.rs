@@ -532,9 +532,11 @@ async fn metrics_report_rows_versions_and_errors_by_table() {
     let (mut table, url) = lake(&dir, true, 4).await;
     let (_client, dsn) = pg("fwd_metrics").await;
     let mut missing = spec(&format!("{url}_missing"));
-    missing.name = "nowhere".to_owned();
+    // Names no other test in this process uses: the recorder is global.
+    missing.name = "metrics_nowhere".to_owned();
     missing.mode = Mode::Continuous;
     let mut good = spec(&url);
+    good.name = "metrics_patient".to_owned();
     good.mode = Mode::Continuous;
     let config = Config {
         dsn,
@@ -563,16 +565,17 @@ async fn metrics_report_rows_versions_and_errors_by_table() {
         }
     };
     // The first sync copies the table; then a delete arrives as a change.
-    until(r#"caresync_forward_rows_total{table="public.patient",op="snapshot"} 4"#).await;
+    until(r#"caresync_forward_rows_total{table="public.metrics_patient",op="snapshot"} 4"#).await;
     table.delete_where("id = 0").await.expect("delete");
-    let body = until(r#"caresync_forward_rows_total{table="public.patient",op="delete"} 1"#).await;
+    let body =
+        until(r#"caresync_forward_rows_total{table="public.metrics_patient",op="delete"} 1"#).await;
     stop.send(()).expect("runner alive");
     runner.await.expect("joins").expect("no error");
     for line in [
-        r#"caresync_forward_rows_total{table="public.patient",op="snapshot"} 4"#,
-        r#"caresync_forward_synced_version{table="public.patient"} 2"#,
-        r#"caresync_forward_lag_versions{table="public.patient"} 0"#,
-        r#"caresync_forward_errors_total{table="public.nowhere",code="LAKE"}"#,
+        r#"caresync_forward_rows_total{table="public.metrics_patient",op="snapshot"} 4"#,
+        r#"caresync_forward_synced_version{table="public.metrics_patient"} 2"#,
+        r#"caresync_forward_lag_versions{table="public.metrics_patient"} 0"#,
+        r#"caresync_forward_errors_total{table="public.metrics_nowhere",code="LAKE"}"#,
     ] {
         assert!(body.contains(line), "missing {line} in:\n{body}");
     }
