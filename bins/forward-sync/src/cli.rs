@@ -52,12 +52,10 @@ impl Args {
                 dsn: String::new(),
                 poll_interval_ms: 1_000,
                 tables: vec![TableConfig {
-                    source: source.clone(),
-                    name: self.table.clone().unwrap_or_default(),
-                    schema: "public".to_owned(),
                     key: self.key.clone(),
                     mode: self.mode.unwrap_or_default(),
                     columns: self.columns.clone(),
+                    ..TableConfig::new(source, self.table.as_deref().unwrap_or_default(), &[])
                 }],
             },
             (None, None) => {

@@ -54,7 +54,7 @@ fn default_schema() -> String {
 }
 
 /// One served table.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
     /// The Delta table: a local path, `file://` or `s3://` URL.
@@ -73,6 +73,39 @@ pub struct TableConfig {
     /// not named here never reaches PostgreSQL).
     #[serde(default)]
     pub columns: Option<Vec<String>>,
+    /// A change sync with more change rows than this fraction of the served
+    /// table's rows (and than `snapshot_min_changes`) copies the whole
+    /// table instead.
+    #[serde(default = "default_snapshot_fraction")]
+    pub snapshot_fraction: f64,
+    /// Change syncs of fewer change rows than this never switch to a copy.
+    #[serde(default = "default_snapshot_min_changes")]
+    pub snapshot_min_changes: u64,
+}
+
+fn default_snapshot_fraction() -> f64 {
+    0.5
+}
+
+fn default_snapshot_min_changes() -> u64 {
+    10_000
+}
+
+impl TableConfig {
+    /// A table served from `source` under `name` with primary key `key`,
+    /// triggered, all columns, in schema `public`.
+    pub fn new(source: &str, name: &str, key: &[&str]) -> Self {
+        TableConfig {
+            source: source.to_owned(),
+            name: name.to_owned(),
+            schema: default_schema(),
+            key: key.iter().map(|k| (*k).to_owned()).collect(),
+            mode: Mode::default(),
+            columns: None,
+            snapshot_fraction: default_snapshot_fraction(),
+            snapshot_min_changes: default_snapshot_min_changes(),
+        }
+    }
 }
 
 /// A configuration that cannot be used.
@@ -155,6 +188,16 @@ impl Config {
                     t.schema, t.name
                 )));
             }
+        }
+        if let Some(t) = self
+            .tables
+            .iter()
+            .find(|t| !(0.0..=1e9).contains(&t.snapshot_fraction))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "table {}: snapshot_fraction must be 0 or more",
+                t.name
+            )));
         }
         if self.poll_interval_ms == 0 {
             return Err(ConfigError::Invalid(

@@ -83,6 +83,9 @@ pub enum SnapshotReason {
     /// The change data feed of the versions needed cannot be read (for
     /// example, its files were vacuumed).
     ChangeFeedUnavailable,
+    /// The changes outnumber the table's `snapshot_fraction` (and
+    /// `snapshot_min_changes`): copying is cheaper than applying them.
+    ChangeFeedTooLarge,
 }
 
 /// What one sync did.
@@ -161,7 +164,21 @@ pub async fn sync_table(
             match lake.changes_stream(state.version + 1, Some(version)).await {
                 Ok(feed) => {
                     let stream = served(feed, &table, lake.url(), version, CHANGES);
-                    match apply_changes(client, &table, state.version, at, stream).await? {
+                    let limit = change_limit(client, &table, spec).await?;
+                    match apply_changes(client, &table, state.version, at, stream, Some(limit))
+                        .await?
+                    {
+                        ApplyOutcome::TooMany { rows } => {
+                            tracing::info!(table = %table.qualified(), change_rows = rows, limit, "more changes than the table's snapshot fraction");
+                            snapshot(
+                                client,
+                                &lake,
+                                &table,
+                                at,
+                                SnapshotReason::ChangeFeedTooLarge,
+                            )
+                            .await?
+                        }
                         ApplyOutcome::Applied { upserted, deleted } => Action::Changes {
                             from: state.version,
                             upserted,
@@ -211,6 +228,26 @@ async fn snapshot(
         reason,
         rows: stats.rows,
     })
+}
+
+/// The most change rows a change sync applies before copying the table
+/// instead: `snapshot_fraction` of the served table's estimated rows, and
+/// at least `snapshot_min_changes`.
+async fn change_limit(
+    client: &Client,
+    table: &PgTable,
+    spec: &TableConfig,
+) -> Result<u64, SyncError> {
+    let estimate: f32 = client
+        .query_one(
+            "SELECT coalesce(max(reltuples), 0)::real FROM pg_class WHERE oid = to_regclass($1)",
+            &[&table.qualified()],
+        )
+        .await
+        .map_err(|e| PgError::from_client("estimating the served table's rows", &e))?
+        .get(0);
+    let by_fraction = (f64::from(estimate.max(0.0)) * spec.snapshot_fraction) as u64;
+    Ok(by_fraction.max(spec.snapshot_min_changes))
 }
 
 /// The source's columns that are served: all, or the allow-list in its

@@ -36,6 +36,12 @@ pub enum ApplyOutcome {
         /// The version the table reflects.
         synced: i64,
     },
+    /// More change rows than the caller's limit: nothing was written (a
+    /// snapshot is the cheaper way to catch up).
+    TooMany {
+        /// Change rows read (pre-images included) before giving up.
+        rows: u64,
+    },
 }
 
 /// The Arrow schema of change batches for `table`: its columns, then
@@ -61,13 +67,16 @@ pub fn change_schema(source: &Schema) -> Schema {
 /// loaded), the call fails and nothing is written.
 ///
 /// `changes` yields batches of [`change_schema`]. Two changes of one key in
-/// one commit version are refused ([`PgError::DuplicateKey`]).
+/// one commit version are refused ([`PgError::DuplicateKey`]). With
+/// `max_rows`, more change rows than that end the call with
+/// [`ApplyOutcome::TooMany`] and nothing written.
 pub async fn apply_changes<S, E>(
     client: &mut Client,
     table: &PgTable,
     since: i64,
     at: SourceVersion<'_>,
     changes: S,
+    max_rows: Option<u64>,
 ) -> Result<ApplyOutcome, PgError>
 where
     S: Stream<Item = Result<RecordBatch, E>>,
@@ -113,7 +122,11 @@ where
     ))
     .await
     .map_err(|e| PgError::from_client("creating the change staging table", &e))?;
-    copy_batches(tx.client(), table, &stage_table, &stage, changes).await?;
+    let copied = copy_batches(tx.client(), table, &stage_table, &stage, changes).await?;
+    if max_rows.is_some_and(|max| copied.rows > max) {
+        // Dropping the transaction rolls it back.
+        return Ok(ApplyOutcome::TooMany { rows: copied.rows });
+    }
 
     let key = table.key_list();
     let on_key = table

@@ -64,14 +64,7 @@ async fn pg(prefix: &str) -> (Client, String) {
 }
 
 fn spec(source: &str) -> TableConfig {
-    TableConfig {
-        source: source.to_owned(),
-        name: "patient".to_owned(),
-        schema: "public".to_owned(),
-        key: vec!["id".to_owned()],
-        mode: Mode::Triggered,
-        columns: None,
-    }
+    TableConfig::new(source, "patient", &["id"])
 }
 
 async fn pg_rows(client: &Client) -> Vec<Row> {
@@ -579,4 +572,39 @@ async fn metrics_report_rows_versions_and_errors_by_table() {
     ] {
         assert!(body.contains(line), "missing {line} in:\n{body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_larger_than_the_tables_fraction_are_copied_instead() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut table, url) = lake(&dir, true, 10).await;
+    let (mut client, _) = pg("fwd_large").await;
+    let mut s = spec(&url);
+    s.snapshot_fraction = 0.5;
+    s.snapshot_min_changes = 0;
+    sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("first sync");
+    // 3 new rows: fewer than half of 10, applied as changes.
+    table.append(vec![batch(10..13)]).await.expect("append");
+    let small = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("small change");
+    assert!(
+        matches!(small.action, Action::Changes { upserted: 3, .. }),
+        "{small:?}"
+    );
+    // 20 new rows: more than half the table, so it is copied.
+    table.append(vec![batch(13..33)]).await.expect("append");
+    let large = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("large change");
+    assert_eq!(
+        large.action,
+        Action::Snapshot {
+            reason: SnapshotReason::ChangeFeedTooLarge,
+            rows: 33
+        }
+    );
+    assert_eq!(pg_rows(&client).await, lake_rows(&url).await);
 }

@@ -101,6 +101,7 @@ async fn the_last_change_of_each_key_is_applied_once() {
         1,
         at(3),
         stream::iter([Ok::<_, PgError>(two_versions())]),
+        None,
     )
     .await
     .expect("applies");
@@ -126,6 +127,7 @@ async fn the_last_change_of_each_key_is_applied_once() {
         1,
         at(3),
         stream::iter([Ok::<_, PgError>(two_versions())]),
+        None,
     )
     .await
     .expect("no-op");
@@ -144,6 +146,7 @@ async fn changes_that_do_not_follow_the_synced_version_are_refused() {
         3,
         at(5),
         stream::iter([Ok::<_, PgError>(batch)]),
+        None,
     )
     .await
     .expect_err("a gap");
@@ -158,6 +161,7 @@ async fn changes_that_do_not_follow_the_synced_version_are_refused() {
         0,
         at(1),
         stream::iter([Ok::<_, PgError>(batch)]),
+        None,
     )
     .await
     .expect_err("never loaded");
@@ -178,6 +182,7 @@ async fn a_key_changed_twice_in_one_version_is_refused_and_nothing_written() {
         1,
         at(2),
         stream::iter([Ok::<_, PgError>(batch)]),
+        None,
     )
     .await
     .expect_err("duplicate");
@@ -218,7 +223,7 @@ async fn a_connection_killed_mid_sync_loses_nothing_and_the_retry_applies_once()
         let _ = go.send(());
         admin
     });
-    let err = apply_changes(&mut client, &t, 1, at(2), source)
+    let err = apply_changes(&mut client, &t, 1, at(2), source, None)
         .await
         .expect_err("the connection died");
     assert_eq!(err.code(), "PG-0007");
@@ -254,6 +259,7 @@ async fn a_connection_killed_mid_sync_loses_nothing_and_the_retry_applies_once()
         1,
         at(2),
         stream::iter([Ok::<_, PgError>(batch)]),
+        None,
     )
     .await
     .expect("retry applies");
@@ -280,4 +286,27 @@ async fn admin_dsn(client: &Client) -> String {
     caresync_testkit::pg::shared_cluster()
         .expect("cluster")
         .connection_string(&db)
+}
+
+#[tokio::test]
+async fn more_changes_than_the_limit_write_nothing() {
+    let (mut client, _) = loaded("apply_limit").await;
+    let t = table();
+    let outcome = apply_changes(
+        &mut client,
+        &t,
+        1,
+        at(3),
+        stream::iter([Ok::<_, PgError>(two_versions())]),
+        Some(6),
+    )
+    .await
+    .expect("reads the changes");
+    assert_eq!(outcome, ApplyOutcome::TooMany { rows: 7 });
+    assert_eq!(rows(&client).await.len(), 5);
+    let state = synced_state(&client, &t)
+        .await
+        .expect("state")
+        .expect("recorded");
+    assert_eq!(state.version, 1);
 }
