@@ -62,7 +62,6 @@ where
 {
     ensure_state_table(client).await?;
     let staging_name = format!("{}__caresync_load", table.name());
-    let old_name = format!("{}__caresync_old", table.name());
     let staging = table.qualified_as(&staging_name);
     // A staging table left by a load that died is dropped first.
     client
@@ -101,11 +100,39 @@ where
         });
     }
 
+    if let Err(e) = swap_in(client, table, at, &staging_name, &pkey, stats.rows).await {
+        // The swap rolled back: the served table is as it was.
+        drop_quietly(client, &staging).await;
+        return Err(e);
+    }
+    // Planner statistics for the new table; the load is done without them.
+    if let Err(e) = client
+        .batch_execute(&format!("ANALYZE {}", table.qualified()))
+        .await
+    {
+        tracing::warn!(table = %table.qualified(), error = %PgError::from_client("analyzing", &e), "ANALYZE after a snapshot load failed");
+    }
+    tracing::info!(table = %table.qualified(), rows = stats.rows, version = at.version, "snapshot loaded");
+    Ok(stats)
+}
+
+/// Renames the loaded staging table over the served one, gives it the
+/// served table's grants and records the version, in one transaction.
+async fn swap_in(
+    client: &mut Client,
+    table: &PgTable,
+    at: SourceVersion<'_>,
+    staging_name: &str,
+    pkey: &str,
+    rows: u64,
+) -> Result<(), PgError> {
+    let old_name = format!("{}__caresync_old", table.name());
+    let staging = table.qualified_as(staging_name);
     let tx = client
         .transaction()
         .await
         .map_err(|e| PgError::from_client("starting the swap", &e))?;
-    let swap = format!(
+    let mut swap = format!(
         "DROP TABLE IF EXISTS {old}; \
          ALTER TABLE IF EXISTS {target} RENAME TO {old_ident}; \
          ALTER TABLE {staging} RENAME TO {name}; \
@@ -115,7 +142,7 @@ where
         target = table.qualified(),
         old_ident = ident(&old_name),
         name = ident(table.name()),
-        pkey_q = table.qualified_as(&pkey),
+        pkey_q = table.qualified_as(pkey),
         final_pkey = ident(&format!("{}_pkey", table.name())),
     );
     // The served table's grants carry over to its replacement.
@@ -129,7 +156,6 @@ where
         )
         .await
         .map_err(|e| PgError::from_client("reading the served table's grants", &e))?;
-    let mut swap = swap;
     for g in grants {
         let (grantee, privilege, grantable): (String, String, bool) =
             (g.get(0), g.get(1), g.get(2));
@@ -149,22 +175,13 @@ where
             source: at.source.to_owned(),
             version: at.version,
             mode: "snapshot".to_owned(),
-            rows: i64::try_from(stats.rows).unwrap_or(i64::MAX),
+            rows: i64::try_from(rows).unwrap_or(i64::MAX),
         },
     )
     .await?;
     tx.commit()
         .await
-        .map_err(|e| PgError::from_client("committing the swap", &e))?;
-    // Planner statistics for the new table; the load is done without them.
-    if let Err(e) = client
-        .batch_execute(&format!("ANALYZE {}", table.qualified()))
-        .await
-    {
-        tracing::warn!(table = %table.qualified(), error = %PgError::from_client("analyzing", &e), "ANALYZE after a snapshot load failed");
-    }
-    tracing::info!(table = %table.qualified(), rows = stats.rows, version = at.version, "snapshot loaded");
-    Ok(stats)
+        .map_err(|e| PgError::from_client("committing the swap", &e))
 }
 
 /// Streams `batches` into `target` (a table of `layout`'s columns) with

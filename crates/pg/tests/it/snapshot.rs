@@ -277,3 +277,28 @@ async fn grants_on_the_served_table_survive_a_snapshot() {
     assert!(can, "the reader keeps SELECT on the new table");
     assert_eq!(count_and_sum(&client).await, (20, 40));
 }
+
+#[tokio::test]
+async fn a_view_on_the_served_table_blocks_the_swap_and_the_load_cleans_up() {
+    let (mut client, _) = connect("snap_view").await;
+    let t = table();
+    load_snapshot(&mut client, &t, at(1), stream::iter(batches(10, 1)))
+        .await
+        .expect("first load");
+    client
+        .batch_execute("CREATE VIEW patient_ids AS SELECT id FROM patient")
+        .await
+        .expect("view");
+    let err = load_snapshot(&mut client, &t, at(2), stream::iter(batches(20, 2)))
+        .await
+        .expect_err("the view depends on the served table");
+    assert_eq!(err.code(), "PG-0007", "{err}");
+    assert!(err.to_string().contains("2BP01"), "{err}");
+    assert_eq!(count_and_sum(&client).await, (10, 10));
+    assert!(leftover_tables(&client).await.is_empty());
+    let state = synced_state(&client, &t)
+        .await
+        .expect("state")
+        .expect("recorded");
+    assert_eq!(state.version, 1);
+}
