@@ -132,7 +132,7 @@ pub async fn sync_table(
 ) -> Result<SyncReport, SyncError> {
     let lake = LakeTable::open(&spec.source).await?;
     let version = lake.version();
-    let served_columns = served_schema(lake.schema()?.as_ref(), spec)?;
+    let served_columns = served_schema(lake.schema()?, spec)?;
     let key: Vec<&str> = spec.key.iter().map(String::as_str).collect();
     let table = PgTable::from_arrow(&spec.name, &served_columns, &key)?.in_schema(&spec.schema);
     let name = format!("{}.{}", spec.schema, spec.name);
@@ -252,9 +252,9 @@ async fn change_limit(
 
 /// The source's columns that are served: all, or the allow-list in its
 /// order.
-fn served_schema(source: &Schema, spec: &TableConfig) -> Result<SchemaRef, SyncError> {
+fn served_schema(source: SchemaRef, spec: &TableConfig) -> Result<SchemaRef, SyncError> {
     let Some(allowed) = &spec.columns else {
-        return Ok(std::sync::Arc::new(source.clone()));
+        return Ok(source);
     };
     let fields = allowed
         .iter()

@@ -13,7 +13,7 @@ use tokio_postgres::Client;
 use crate::error::PgError;
 use crate::schema::{PgColumn, PgTable, PgType, ident};
 use crate::snapshot::{SourceVersion, copy_batches};
-use crate::state::{STATE_TABLE, SyncedState, ensure_state_table, record};
+use crate::state::{STATE_TABLE, ensure_state_table, record};
 
 /// The change type column of a change batch (Delta's `_change_type`).
 pub const CHANGE_TYPE: &str = "_change_type";
@@ -170,12 +170,7 @@ where
         )
         .await
         .map_err(|e| PgError::from_client("deleting rows", &e))?;
-    let columns = table
-        .columns()
-        .iter()
-        .map(|c| ident(&c.name))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = table.column_list();
     let updates = table
         .columns()
         .iter()
@@ -199,17 +194,7 @@ where
         )
         .await
         .map_err(|e| PgError::from_client("upserting rows", &e))?;
-    record(
-        &tx,
-        table,
-        &SyncedState {
-            source: at.source.to_owned(),
-            version: at.version,
-            mode: "triggered".to_owned(),
-            rows: i64::try_from(upserted + deleted).unwrap_or(i64::MAX),
-        },
-    )
-    .await?;
+    record(&tx, table, at, "triggered", upserted + deleted).await?;
     tx.commit()
         .await
         .map_err(|e| PgError::from_client("committing the changes", &e))?;

@@ -255,6 +255,15 @@ impl PgTable {
             .join(", ")
     }
 
+    /// All columns, quoted and comma-separated, in order.
+    pub(crate) fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| ident(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The key columns, quoted and comma-separated.
     pub(crate) fn key_list(&self) -> String {
         self.key

@@ -18,7 +18,7 @@ use tokio_postgres::Client;
 use crate::copy::{CopyEncoder, header, trailer};
 use crate::error::PgError;
 use crate::schema::{PgTable, ident};
-use crate::state::{SyncedState, ensure_state_table, record};
+use crate::state::{ensure_state_table, record};
 
 /// Bytes gathered before a chunk is handed to the connection.
 const CHUNK: usize = 1 << 20;
@@ -168,17 +168,7 @@ async fn swap_in(
     tx.batch_execute(&swap)
         .await
         .map_err(|e| PgError::from_client("swapping the loaded table in", &e))?;
-    record(
-        &tx,
-        table,
-        &SyncedState {
-            source: at.source.to_owned(),
-            version: at.version,
-            mode: "snapshot".to_owned(),
-            rows: i64::try_from(rows).unwrap_or(i64::MAX),
-        },
-    )
-    .await?;
+    record(&tx, table, at, "snapshot", rows).await?;
     tx.commit()
         .await
         .map_err(|e| PgError::from_client("committing the swap", &e))
@@ -198,12 +188,7 @@ where
     S: Stream<Item = Result<RecordBatch, E>>,
     E: std::fmt::Display,
 {
-    let columns = layout
-        .columns()
-        .iter()
-        .map(|c| ident(&c.name))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = layout.column_list();
     let sink = client
         .copy_in::<_, bytes::Bytes>(&format!(
             "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"

@@ -7,6 +7,7 @@ use tokio_postgres::{Client, GenericClient};
 
 use crate::error::PgError;
 use crate::schema::PgTable;
+use crate::snapshot::SourceVersion;
 
 /// The state table's name (in schema `public`).
 pub const STATE_TABLE: &str = "caresync_sync_state";
@@ -73,12 +74,14 @@ pub async fn synced_state(
     }))
 }
 
-/// Records that `table` now reflects `version` of `source`; meant to run
-/// inside the transaction that wrote the rows.
+/// Records that `table` now reflects `at` after a sync of `mode` that
+/// wrote `rows`; meant to run inside the transaction that wrote them.
 pub(crate) async fn record(
     client: &impl GenericClient,
     table: &PgTable,
-    state: &SyncedState,
+    at: SourceVersion<'_>,
+    mode: &str,
+    rows: u64,
 ) -> Result<(), PgError> {
     let sql = format!(
         "INSERT INTO public.{STATE_TABLE} \
@@ -94,10 +97,10 @@ pub(crate) async fn record(
             &[
                 &table.schema(),
                 &table.name(),
-                &state.source,
-                &state.version,
-                &state.mode,
-                &state.rows,
+                &at.source,
+                &at.version,
+                &mode,
+                &i64::try_from(rows).unwrap_or(i64::MAX),
             ],
         )
         .await
