@@ -122,7 +122,7 @@ where
     ))
     .await
     .map_err(|e| PgError::from_client("creating the change staging table", &e))?;
-    let copied = copy_batches(tx.client(), table, &stage_table, &stage, changes).await?;
+    let copied = copy_batches(&[tx.client()], table, &stage_table, &stage, changes, None).await?;
     if max_rows.is_some_and(|max| copied.rows > max) {
         // Dropping the transaction rolls it back.
         return Ok(ApplyOutcome::TooMany { rows: copied.rows });

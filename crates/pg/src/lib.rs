@@ -65,5 +65,8 @@ pub use apply::{ApplyOutcome, CHANGE_TYPE, COMMIT_VERSION, apply_changes, change
 pub use copy::{CopyEncoder, encode_stream, header, trailer};
 pub use error::PgError;
 pub use schema::{PgColumn, PgTable, PgType, ident};
-pub use snapshot::{SnapshotStats, SourceVersion, load_snapshot};
+pub use snapshot::{
+    LoadOptions, LoadProgress, Progress, SnapshotStats, SourceVersion, analyze, load_snapshot,
+    load_snapshot_with,
+};
 pub use state::{STATE_TABLE, SyncedState, ensure_state_table, synced_state};

@@ -8,12 +8,14 @@
 //! replacement in the same transaction; views that depend on the served
 //! table block the swap (drop them, or serve them from the new table).
 
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::task::Poll;
 
 use arrow_array::RecordBatch;
-use bytes::BytesMut;
-use futures::{SinkExt, Stream, StreamExt};
-use tokio_postgres::Client;
+use bytes::{Bytes, BytesMut};
+use futures::future::Either;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio_postgres::{Client, CopyInSink, NoTls};
 
 use crate::copy::{CopyEncoder, header, trailer};
 use crate::error::PgError;
@@ -41,20 +43,126 @@ pub struct SnapshotStats {
     pub bytes: u64,
 }
 
+/// How far a load has got: rows and bytes handed to PostgreSQL so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadProgress {
+    /// Rows sent.
+    pub rows: u64,
+    /// Bytes of binary `COPY` data sent.
+    pub bytes: u64,
+}
+
+/// A callback told of a load's progress after each chunk.
+pub type Progress<'a> = dyn Fn(LoadProgress) + Send + Sync + 'a;
+
+/// How [`load_snapshot_with`] runs.
+///
+/// ```
+/// use caresync_pg::LoadOptions;
+///
+/// let report = |p: caresync_pg::LoadProgress| eprintln!("{} rows", p.rows);
+/// let dsn: tokio_postgres::Config = "host=/run/postgresql dbname=app".parse()?;
+/// let options = LoadOptions::new().copy_connections(dsn, 2).progress(&report);
+/// # Ok::<(), tokio_postgres::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct LoadOptions<'a> {
+    connect: Option<tokio_postgres::Config>,
+    connections: usize,
+    progress: Option<&'a Progress<'a>>,
+    analyze: bool,
+}
+
+impl Default for LoadOptions<'_> {
+    fn default() -> Self {
+        LoadOptions {
+            connect: None,
+            connections: 1,
+            progress: None,
+            analyze: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for LoadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection settings may hold a password: not printed.
+        f.debug_struct("LoadOptions")
+            .field("connections", &self.connections.max(1))
+            .field("progress", &self.progress.is_some())
+            .field("analyze", &self.analyze)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> LoadOptions<'a> {
+    /// One connection (the caller's), no progress reports, `ANALYZE` once
+    /// the table is served.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Copies rows over `connections` connections at once (the caller's
+    /// and `connections - 1` more opened with `config`, which must reach
+    /// the caller's database), so that the server ingests on several cores.
+    /// A connection that cannot be opened (the server's `max_connections`
+    /// reached, say) is done without, with a warning.
+    pub fn copy_connections(mut self, config: tokio_postgres::Config, connections: usize) -> Self {
+        self.connect = Some(config);
+        self.connections = connections;
+        self
+    }
+
+    /// Whether the load gathers planner statistics (`ANALYZE`) after the
+    /// swap, before it returns (the default). A caller that serves many
+    /// tables may turn this off and run [`analyze`] elsewhere: the table is
+    /// served either way, and `ANALYZE` reads the whole of a table of this
+    /// size (about a quarter of the load's time).
+    pub fn analyze(mut self, on: bool) -> Self {
+        self.analyze = on;
+        self
+    }
+
+    /// Calls `report` after each chunk of rows is sent, and once at the end.
+    pub fn progress(mut self, report: &'a Progress<'a>) -> Self {
+        self.progress = Some(report);
+        self
+    }
+}
+
 /// Replaces the contents of `table` with the rows of `batches`, read at
 /// `at`; creates the table if it does not exist. The old rows stay visible
 /// until the new ones are complete and indexed; a failure at any point
 /// leaves the served table and its recorded version as they were.
 ///
-/// Memory is bounded by one batch and one 1 MiB chunk, whatever the size
-/// of the source. A source error ends the load with
-/// [`PgError::Source`], carrying the error's text: sources must not put
-/// row values in their errors (caresync's own never do).
+/// Memory is bounded by one batch and its encoding, whatever the size of
+/// the source. A source error ends the load with [`PgError::Source`],
+/// carrying the error's text: sources must not put row values in their
+/// errors (caresync's own never do).
+///
+/// The same as [`load_snapshot_with`] with one connection and no progress
+/// reports.
 pub async fn load_snapshot<S, E>(
     client: &mut Client,
     table: &PgTable,
     at: SourceVersion<'_>,
     batches: S,
+) -> Result<SnapshotStats, PgError>
+where
+    S: Stream<Item = Result<RecordBatch, E>>,
+    E: std::fmt::Display,
+{
+    load_snapshot_with(client, table, at, batches, &LoadOptions::new()).await
+}
+
+/// [`load_snapshot`], with the rows copied over several connections,
+/// progress reported and statistics gathered as `options` say.
+pub async fn load_snapshot_with<S, E>(
+    client: &mut Client,
+    table: &PgTable,
+    at: SourceVersion<'_>,
+    batches: S,
+    options: &LoadOptions<'_>,
 ) -> Result<SnapshotStats, PgError>
 where
     S: Stream<Item = Result<RecordBatch, E>>,
@@ -72,7 +180,7 @@ where
         .await
         .map_err(|e| PgError::from_client("creating the staging table", &e))?;
 
-    let copied = copy_batches(client, table, table, &staging, batches).await;
+    let copied = copy_in_parallel(client, table, &staging, batches, options).await;
     let stats = match copied {
         Ok(stats) => stats,
         Err(e) => {
@@ -105,15 +213,25 @@ where
         drop_quietly(client, &staging).await;
         return Err(e);
     }
-    // Planner statistics for the new table; the load is done without them.
-    if let Err(e) = client
-        .batch_execute(&format!("ANALYZE {}", table.qualified()))
-        .await
-    {
-        tracing::warn!(table = %table.qualified(), error = %PgError::from_client("analyzing", &e), "ANALYZE after a snapshot load failed");
+    if options.analyze {
+        // The load is done without statistics: a failure here is a warning.
+        if let Err(e) = analyze(client, table).await {
+            tracing::warn!(table = %table.qualified(), error = %e, "ANALYZE after a snapshot load failed");
+        }
     }
     tracing::info!(table = %table.qualified(), rows = stats.rows, version = at.version, "snapshot loaded");
     Ok(stats)
+}
+
+/// Gathers the planner's statistics for `table` (`ANALYZE`). A snapshot
+/// load does this itself unless told not to
+/// ([`LoadOptions::analyze`]); a caller that defers it runs this once the
+/// table is served, for example on another connection.
+pub async fn analyze(client: &Client, table: &PgTable) -> Result<(), PgError> {
+    client
+        .batch_execute(&format!("ANALYZE {}", table.qualified()))
+        .await
+        .map_err(|e| PgError::from_client("analyzing the served table", &e))
 }
 
 /// Renames the loaded staging table over the served one, gives it the
@@ -174,32 +292,102 @@ async fn swap_in(
         .map_err(|e| PgError::from_client("committing the swap", &e))
 }
 
-/// Streams `batches` into `target` (a table of `layout`'s columns) with
-/// binary `COPY`, in chunks of [`CHUNK`] bytes; `table` names the served
-/// table in errors. Runs inside whatever transaction `client` has open.
-pub(crate) async fn copy_batches<S, E>(
+/// [`copy_batches`] into the staging table over the caller's connection
+/// and the extra ones `options` asks for. The extra connections are driven
+/// by this future (no task is spawned) and closed before it returns.
+async fn copy_in_parallel<S, E>(
     client: &Client,
     table: &PgTable,
-    layout: &PgTable,
-    target: &str,
+    staging: &str,
     batches: S,
+    options: &LoadOptions<'_>,
 ) -> Result<SnapshotStats, PgError>
 where
     S: Stream<Item = Result<RecordBatch, E>>,
     E: std::fmt::Display,
 {
-    let columns = layout.column_list();
-    let sink = client
-        .copy_in::<_, bytes::Bytes>(&format!(
-            "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
-        ))
-        .await
-        .map_err(|e| PgError::from_client("starting the copy", &e))?;
-    let mut sink = pin!(sink);
+    let mut helpers = Vec::new();
+    let mut connections = Vec::new();
+    if let Some(config) = &options.connect {
+        for _ in 1..options.connections {
+            match config.connect(NoTls).await {
+                Ok((helper, connection)) => {
+                    helpers.push(helper);
+                    connections.push(connection);
+                }
+                Err(e) => {
+                    tracing::warn!(table = %table.qualified(), error = %PgError::from_client("opening a copy connection", &e), connections = helpers.len() + 1, "copying over fewer connections");
+                    break;
+                }
+            }
+        }
+    }
+    // The connections end only when they fail; the copy then fails too.
+    let mut serve = pin!(futures::future::join_all(connections));
+    let (copied, served) = {
+        let mut clients = vec![client];
+        clients.extend(helpers.iter());
+        let copy = pin!(copy_batches(
+            &clients,
+            table,
+            table,
+            staging,
+            batches,
+            options.progress
+        ));
+        match futures::future::select(copy, serve.as_mut()).await {
+            Either::Left((copied, _)) => (copied, false),
+            Either::Right((_, copy)) => (copy.await, true),
+        }
+    };
+    // Dropping the clients asks their connections to close.
+    drop(helpers);
+    if !served {
+        for closed in serve.await {
+            if let Err(e) = closed {
+                tracing::warn!(error = %PgError::from_client("closing a copy connection", &e), "a copy connection ended with an error");
+            }
+        }
+    }
+    copied
+}
+
+/// Streams `batches` into `target` (a table of `layout`'s columns) with
+/// binary `COPY`, one `COPY` per client in `clients`, each chunk of about
+/// [`CHUNK`] bytes going to whichever connection is ready first; `table`
+/// names the served table in errors. Each `COPY` runs inside whatever
+/// transaction its client has open.
+pub(crate) async fn copy_batches<S, E>(
+    clients: &[&Client],
+    table: &PgTable,
+    layout: &PgTable,
+    target: &str,
+    batches: S,
+    progress: Option<&Progress<'_>>,
+) -> Result<SnapshotStats, PgError>
+where
+    S: Stream<Item = Result<RecordBatch, E>>,
+    E: std::fmt::Display,
+{
+    let statement = format!(
+        "COPY {target} ({}) FROM STDIN (FORMAT binary)",
+        layout.column_list()
+    );
+    let mut sinks = Vec::with_capacity(clients.len());
+    for client in clients {
+        let sink = client
+            .copy_in::<_, Bytes>(&statement)
+            .await
+            .map_err(|e| PgError::from_client("starting the copy", &e))?;
+        sinks.push(Box::pin(sink));
+    }
     let encoder = CopyEncoder::new(layout);
     let mut buf = BytesMut::with_capacity(CHUNK + CHUNK / 4);
-    header(&mut buf);
-    let mut bytes = 0u64;
+    let mut sent = LoadProgress { rows: 0, bytes: 0 };
+    let mut pending_rows = 0u64;
+    // Every stream opens with the header.
+    let mut opened = vec![false; sinks.len()];
+    let mut next = 0;
     let mut batches = pin!(batches);
     while let Some(batch) = batches.next().await {
         let batch = batch.map_err(|e| PgError::Source {
@@ -207,24 +395,94 @@ where
             reason: e.to_string(),
         })?;
         encoder.encode(&batch, &mut buf)?;
+        pending_rows += batch.num_rows() as u64;
         if buf.len() >= CHUNK {
-            bytes += buf.len() as u64;
-            sink.send(buf.split().freeze())
-                .await
+            let i = first_ready(&mut sinks, next).await?;
+            next = (i + 1) % sinks.len();
+            let chunk = take_chunk(&mut buf, &mut opened[i]);
+            sent.bytes += chunk.len() as u64;
+            sinks[i]
+                .as_mut()
+                .start_send(chunk)
                 .map_err(|e| PgError::from_client("copying rows", &e))?;
+            sent.rows += std::mem::take(&mut pending_rows);
+            if let Some(report) = progress {
+                report(sent);
+            }
         }
     }
-    trailer(&mut buf);
-    bytes += buf.len() as u64;
-    sink.send(buf.split().freeze())
-        .await
-        .map_err(|e| PgError::from_client("copying rows", &e))?;
-    let rows = sink
-        .as_mut()
-        .finish()
-        .await
-        .map_err(|e| PgError::from_client("finishing the copy", &e))?;
-    Ok(SnapshotStats { rows, bytes })
+    // The rest goes to the first stream; every stream gets its trailer.
+    let mut finishing = Vec::with_capacity(sinks.len());
+    for (i, mut sink) in sinks.into_iter().enumerate() {
+        if i == 0 {
+            let mut chunk = take_chunk(&mut buf, &mut opened[0]);
+            if !chunk.is_empty() {
+                sent.bytes += chunk.len() as u64;
+                sink.send(std::mem::take(&mut chunk))
+                    .await
+                    .map_err(|e| PgError::from_client("copying rows", &e))?;
+            }
+        }
+        let mut end = BytesMut::with_capacity(32);
+        if !opened[i] {
+            header(&mut end);
+        }
+        trailer(&mut end);
+        sent.bytes += end.len() as u64;
+        sink.send(end.freeze())
+            .await
+            .map_err(|e| PgError::from_client("copying rows", &e))?;
+        finishing.push(async move { sink.as_mut().finish().await });
+    }
+    let mut rows = 0;
+    for done in futures::future::join_all(finishing).await {
+        rows += done.map_err(|e| PgError::from_client("finishing the copy", &e))?;
+    }
+    sent.rows += pending_rows;
+    if let Some(report) = progress {
+        report(sent);
+    }
+    Ok(SnapshotStats {
+        rows,
+        bytes: sent.bytes,
+    })
+}
+
+/// What `buf` holds, as the next chunk of a stream: with the header in
+/// front when the stream has not had it yet.
+fn take_chunk(buf: &mut BytesMut, opened: &mut bool) -> Bytes {
+    if *opened {
+        return buf.split().freeze();
+    }
+    *opened = true;
+    let mut chunk = BytesMut::with_capacity(32 + buf.len());
+    header(&mut chunk);
+    chunk.extend_from_slice(buf);
+    buf.clear();
+    chunk.freeze()
+}
+
+/// The index of a sink ready to take a chunk, trying `from` first: the
+/// connection whose server has caught up gets the next chunk.
+async fn first_ready(
+    sinks: &mut [Pin<Box<CopyInSink<Bytes>>>],
+    from: usize,
+) -> Result<usize, PgError> {
+    let n = sinks.len();
+    futures::future::poll_fn(|cx| {
+        for k in 0..n {
+            let i = (from + k) % n;
+            match sinks[i].as_mut().poll_ready(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(i)),
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(PgError::from_client("copying rows", &e)));
+                }
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 async fn drop_quietly(client: &Client, staging: &str) {

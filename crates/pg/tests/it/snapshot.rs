@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_array::{Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use caresync_pg::{PgError, PgTable, SourceVersion, load_snapshot, synced_state};
+use caresync_pg::{
+    LoadOptions, LoadProgress, PgError, PgTable, SourceVersion, load_snapshot, load_snapshot_with,
+    synced_state,
+};
 use futures::stream;
 use tokio_postgres::{Client, NoTls};
 
@@ -124,6 +127,116 @@ async fn a_load_of_many_batches_streams_them_in_chunks() {
     assert_eq!(stats.rows, 100_000);
     assert!(stats.bytes > 2 << 20, "{} bytes", stats.bytes);
     assert_eq!(count_and_sum(&client).await, (100_000, 200_000));
+}
+
+#[tokio::test]
+async fn a_load_over_several_connections_copies_every_row_once_and_reports_progress() {
+    let (mut client, dsn) = connect("snap_parallel").await;
+    let config: tokio_postgres::Config = dsn.parse().expect("dsn");
+    let seen = std::sync::Mutex::new(Vec::<LoadProgress>::new());
+    let report = |p: LoadProgress| seen.lock().expect("not poisoned").push(p);
+    let options = LoadOptions::new()
+        .copy_connections(config, 3)
+        .progress(&report);
+    // ~3 MB of COPY data in 4,096-row batches: chunks for every connection.
+    let stats = load_snapshot_with(
+        &mut client,
+        &table(),
+        at(1),
+        stream::iter(batches(130_000, 3)),
+        &options,
+    )
+    .await
+    .expect("loads");
+    assert_eq!(stats.rows, 130_000);
+    assert_eq!(count_and_sum(&client).await, (130_000, 390_000));
+    let distinct: i64 = client
+        .query_one("SELECT count(DISTINCT id) FROM patient", &[])
+        .await
+        .expect("reads")
+        .get(0);
+    assert_eq!(distinct, 130_000);
+    assert!(leftover_tables(&client).await.is_empty());
+    let seen = seen.into_inner().expect("not poisoned");
+    assert!(seen.len() >= 3, "{} reports", seen.len());
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].rows <= w[1].rows && w[0].bytes < w[1].bytes)
+    );
+    assert_eq!(
+        seen.last().map(|p| (p.rows, p.bytes)),
+        Some((130_000, stats.bytes))
+    );
+    // The extra connections are closed once the load returns (their
+    // backends exit a moment later).
+    let mut backends = 0;
+    for _ in 0..50 {
+        backends = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()",
+                &[],
+            )
+            .await
+            .expect("reads")
+            .get(0);
+        if backends == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(backends, 1);
+}
+
+#[tokio::test]
+async fn a_copy_connection_that_cannot_open_is_done_without() {
+    let (mut client, dsn) = connect("snap_fallback").await;
+    // A database that does not exist: the extra connections fail to open.
+    let mut config: tokio_postgres::Config = dsn.parse().expect("dsn");
+    config.dbname("no_such_database");
+    let options = LoadOptions::new().copy_connections(config, 2);
+    let stats = load_snapshot_with(
+        &mut client,
+        &table(),
+        at(1),
+        stream::iter(batches(50_000, 1)),
+        &options,
+    )
+    .await
+    .expect("loads over the one connection");
+    assert_eq!(stats.rows, 50_000);
+    assert_eq!(count_and_sum(&client).await, (50_000, 50_000));
+}
+
+#[tokio::test]
+async fn a_key_repeated_across_connections_loads_nothing() {
+    let (mut client, dsn) = connect("snap_parallel_dup").await;
+    let t = table();
+    load_snapshot(&mut client, &t, at(1), stream::iter(batches(10, 7)))
+        .await
+        .expect("first load");
+    // The same 40,000 keys twice: the halves go to different connections.
+    let mut twice = batches(40_000, 1);
+    twice.extend(batches(40_000, 1));
+    let config: tokio_postgres::Config = dsn.parse().expect("dsn");
+    let err = load_snapshot_with(
+        &mut client,
+        &t,
+        at(2),
+        stream::iter(twice),
+        &LoadOptions::new().copy_connections(config, 2),
+    )
+    .await
+    .expect_err("a repeated key");
+    assert_eq!(err.code(), "PG-0005", "{err}");
+    assert_eq!(count_and_sum(&client).await, (10, 70));
+    assert_eq!(
+        synced_state(&client, &t)
+            .await
+            .expect("state")
+            .map(|s| s.version),
+        Some(1)
+    );
+    assert!(leftover_tables(&client).await.is_empty());
 }
 
 #[tokio::test]
