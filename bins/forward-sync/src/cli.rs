@@ -1,16 +1,18 @@
 //! The command line shared by `caresync-forward-sync` and `caresync forward`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::{Config, Mode, TableConfig};
-use crate::driver::run;
+use crate::driver::run_with;
 
 /// Serve Delta tables as PostgreSQL tables.
 ///
-/// Either `--config FILE` (TOML: `dsn`, `poll_interval_ms`, and one
-/// `[[table]]` per table with `source`, `name`, `key`, optional `schema`,
-/// `mode` and `columns`), or one table from flags.
+/// Either `--config FILE` (TOML: `dsn`, `poll_interval_ms`,
+/// `copy_connections`, and one `[[table]]` per table with `source`, `name`,
+/// `key`, optional `schema`, `mode`, `columns` and `schedule`), or one
+/// table from flags.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The configuration file.
@@ -37,6 +39,17 @@ pub struct Args {
     /// Milliseconds between looks at the sources in continuous mode.
     #[arg(long)]
     pub poll_interval_ms: Option<u64>,
+    /// Sync the table again this long after each sync starts (`15m`,
+    /// `1h`), in snapshot or triggered mode, until stopped.
+    #[arg(long, value_parser = humantime::parse_duration, requires = "source")]
+    pub schedule: Option<std::time::Duration>,
+    /// Connections a snapshot copies rows over at once (overrides the
+    /// configuration's; default 2).
+    #[arg(long)]
+    pub copy_connections: Option<usize>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
     /// Serve Prometheus metrics on this address (`GET /metrics`), e.g.
     /// `127.0.0.1:9464`.
     #[arg(long)]
@@ -49,14 +62,14 @@ impl Args {
         let mut config = match (&self.config, &self.source) {
             (Some(path), _) => Config::load(path).map_err(|e| e.to_string())?,
             (None, Some(source)) => Config {
-                dsn: String::new(),
-                poll_interval_ms: 1_000,
                 tables: vec![TableConfig {
                     key: self.key.clone(),
                     mode: self.mode.unwrap_or_default(),
                     columns: self.columns.clone(),
+                    schedule: self.schedule,
                     ..TableConfig::new(source, self.table.as_deref().unwrap_or_default(), &[])
                 }],
+                ..Config::new("")
             },
             (None, None) => {
                 return Err("give --config FILE, or --source, --table and --key".to_owned());
@@ -71,14 +84,19 @@ impl Args {
         if let Some(ms) = self.poll_interval_ms {
             config.poll_interval_ms = ms;
         }
+        if let Some(n) = self.copy_connections {
+            config.copy_connections = n;
+        }
         config.check().map_err(|e| e.to_string())?;
         Ok(config)
     }
 }
 
 /// Runs the syncs the arguments describe on a new runtime; stops on SIGINT
-/// or SIGTERM (continuous mode) once the sync in flight is done. Prints one
-/// line per table synced to standard error through the log.
+/// or SIGTERM (continuous or scheduled tables) once the sync in flight is
+/// done. Prints one line per table synced to standard error through the
+/// log, and a progress bar for snapshot loads when standard error is a
+/// terminal.
 pub fn run_cli(args: Args) -> ExitCode {
     let config = match args.config() {
         Ok(c) => c,
@@ -101,7 +119,8 @@ pub fn run_cli(args: Args) -> ExitCode {
             tracing::error!(error = %e, "metrics");
             return ExitCode::FAILURE;
         }
-        match run(&config, args.mode, stop_signal()).await {
+        let progress = !args.no_progress && std::io::stderr().is_terminal();
+        match run_with(&config, args.mode, stop_signal(), progress).await {
             Ok(reports) => {
                 for r in reports {
                     tracing::info!(table = %r.table, version = r.version, action = ?r.action, "done");

@@ -3,8 +3,11 @@
 
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+use crate::policy::Policy;
 
 /// How a table is kept in step with its source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -30,6 +33,10 @@ pub struct Config {
     /// How long continuous mode waits between looks at the sources.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// Connections a snapshot copies rows over at once (the server ingests
+    /// on as many cores); 1 turns parallel copies off.
+    #[serde(default = "default_copy_connections")]
+    pub copy_connections: usize,
     /// The tables served.
     #[serde(rename = "table", default)]
     pub tables: Vec<TableConfig>,
@@ -40,6 +47,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("dsn", &"<not shown>")
             .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("copy_connections", &self.copy_connections)
             .field("tables", &self.tables)
             .finish()
     }
@@ -47,6 +55,10 @@ impl fmt::Debug for Config {
 
 fn default_poll_ms() -> u64 {
     1_000
+}
+
+fn default_copy_connections() -> usize {
+    2
 }
 
 fn default_schema() -> String {
@@ -81,6 +93,24 @@ pub struct TableConfig {
     /// Change syncs of fewer change rows than this never switch to a copy.
     #[serde(default = "default_snapshot_min_changes")]
     pub snapshot_min_changes: u64,
+    /// For snapshot and triggered tables: sync again this long after each
+    /// sync starts, until stopped (`"30s"`, `"15m"`, `"1h"`, `"1d"`).
+    /// Without it such a table is synced once per run.
+    #[serde(default, deserialize_with = "schedule")]
+    pub schedule: Option<Duration>,
+    /// Transforms rows before they are written (masking by policy); set in
+    /// code, not in the file.
+    #[serde(skip)]
+    pub policy: Policy,
+}
+
+/// A schedule as text: a number and a unit (`s`, `m`, `h`, `d`), or
+/// several (`"1h 30m"`).
+fn schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("schedule {text:?}: {e}")))
 }
 
 fn default_snapshot_fraction() -> f64 {
@@ -104,6 +134,8 @@ impl TableConfig {
             columns: None,
             snapshot_fraction: default_snapshot_fraction(),
             snapshot_min_changes: default_snapshot_min_changes(),
+            schedule: None,
+            policy: Policy::default(),
         }
     }
 }
@@ -129,6 +161,17 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// A configuration connecting with `dsn`, with the default poll
+    /// interval and copy connections, and no tables yet.
+    pub fn new(dsn: &str) -> Self {
+        Config {
+            dsn: dsn.to_owned(),
+            poll_interval_ms: default_poll_ms(),
+            copy_connections: default_copy_connections(),
+            tables: Vec::new(),
+        }
+    }
+
     /// Parses a TOML configuration.
     ///
     /// ```
@@ -198,6 +241,20 @@ impl Config {
                 "table {}: snapshot_fraction must be 0 or more",
                 t.name
             )));
+        }
+        if let Some(t) = self.tables.iter().find(|t| match t.schedule {
+            Some(every) => t.mode == Mode::Continuous || every.is_zero(),
+            None => false,
+        }) {
+            return Err(ConfigError::Invalid(format!(
+                "table {}: a schedule must be longer than zero, and continuous tables follow poll_interval_ms instead",
+                t.name
+            )));
+        }
+        if self.copy_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "copy_connections must be at least 1".to_owned(),
+            ));
         }
         if self.poll_interval_ms == 0 {
             return Err(ConfigError::Invalid(

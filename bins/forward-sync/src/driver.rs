@@ -2,12 +2,12 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use caresync_lake::{CHANGE_TYPE_COLUMN, COMMIT_VERSION_COLUMN, LakeError, LakeTable};
 use caresync_pg::{
-    ApplyOutcome, CHANGE_TYPE, COMMIT_VERSION, PgError, PgTable, SourceVersion, apply_changes,
-    ensure_state_table, ident, load_snapshot, synced_state,
+    ApplyOutcome, CHANGE_TYPE, COMMIT_VERSION, LoadOptions, LoadProgress, PgError, PgTable,
+    SourceVersion, apply_changes, ensure_state_table, ident, load_snapshot_with, synced_state,
 };
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -17,6 +17,8 @@ use futures::{Stream, StreamExt};
 use tokio_postgres::{Client, NoTls};
 
 use crate::config::{Config, Mode, TableConfig};
+use crate::policy::{BatchPolicy, PolicyError};
+use crate::progress::LoadBar;
 
 /// Why a sync failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,15 @@ pub enum SyncError {
         /// The served table.
         table: String,
         /// What does not fit, naming columns.
+        detail: String,
+    },
+    /// The table's policy refused the served columns (it renamed, dropped
+    /// or reordered one, or failed).
+    #[error("[FWD-0003] table {table}: the policy {detail}")]
+    Policy {
+        /// The served table.
+        table: String,
+        /// What the policy did or said, naming columns.
         detail: String,
     },
     /// The source changed a served column in a way PostgreSQL cannot follow
@@ -58,6 +69,7 @@ impl SyncError {
             SyncError::Lake(_) => "LAKE",
             SyncError::Pg(e) => e.code(),
             SyncError::Config { .. } => "FWD-0001",
+            SyncError::Policy { .. } => "FWD-0003",
             SyncError::IncompatibleChange { .. } => "FWD-0002",
         }
     }
@@ -124,15 +136,29 @@ pub struct SyncReport {
     pub action: Action,
 }
 
-/// Brings one table up to its source's newest version, by `mode`.
+/// Brings one table up to its source's newest version, by `mode`; a
+/// snapshot copies over `client` alone and runs `ANALYZE` before
+/// returning.
 pub async fn sync_table(
     client: &mut Client,
     spec: &TableConfig,
     mode: Mode,
 ) -> Result<SyncReport, SyncError> {
+    sync_table_with(client, spec, mode, &LoadOptions::new()).await
+}
+
+/// [`sync_table`], a snapshot (if one is needed) loaded as `load` says:
+/// over several connections, with progress reports, with or without
+/// `ANALYZE`.
+pub async fn sync_table_with(
+    client: &mut Client,
+    spec: &TableConfig,
+    mode: Mode,
+    load: &LoadOptions<'_>,
+) -> Result<SyncReport, SyncError> {
     let lake = LakeTable::open(&spec.source).await?;
     let version = lake.version();
-    let served_columns = served_schema(lake.schema()?, spec)?;
+    let served_columns = with_policy(served_schema(lake.schema()?, spec)?, spec)?;
     let key: Vec<&str> = spec.key.iter().map(String::as_str).collect();
     let table = PgTable::from_arrow(&spec.name, &served_columns, &key)?.in_schema(&spec.schema);
     let name = format!("{}.{}", spec.schema, spec.name);
@@ -158,12 +184,13 @@ pub async fn sync_table(
         _ => None,
     };
     let action = match (reason, state) {
-        (Some(reason), _) => snapshot(client, &lake, &table, at, reason).await?,
+        (Some(reason), _) => snapshot(client, &lake, &table, spec, at, reason, load).await?,
         (None, Some(state)) => {
             let columns_added = follow_schema(client, &table).await?;
             match lake.changes_stream(state.version + 1, Some(version)).await {
                 Ok(feed) => {
-                    let stream = served(feed, &table, lake.url(), version, CHANGES);
+                    let policy = spec.policy.get();
+                    let stream = served(feed, &table, policy, lake.url(), version, CHANGES);
                     let limit = change_limit(client, &table, spec).await?;
                     match apply_changes(client, &table, state.version, at, stream, Some(limit))
                         .await?
@@ -174,8 +201,10 @@ pub async fn sync_table(
                                 client,
                                 &lake,
                                 &table,
+                                spec,
                                 at,
                                 SnapshotReason::ChangeFeedTooLarge,
+                                load,
                             )
                             .await?
                         }
@@ -194,8 +223,10 @@ pub async fn sync_table(
                         client,
                         &lake,
                         &table,
+                        spec,
                         at,
                         SnapshotReason::ChangeFeedUnavailable,
+                        load,
                     )
                     .await?
                 }
@@ -216,14 +247,23 @@ async fn snapshot(
     client: &mut Client,
     lake: &LakeTable,
     table: &PgTable,
+    spec: &TableConfig,
     at: SourceVersion<'_>,
     reason: SnapshotReason,
+    load: &LoadOptions<'_>,
 ) -> Result<Action, SyncError> {
     if reason != SnapshotReason::Requested {
         tracing::info!(table = %table.qualified(), ?reason, "copying the whole table");
     }
-    let stream = served(lake.scan().await?, table, lake.url(), at.version, ROWS);
-    let stats = load_snapshot(client, table, at, stream).await?;
+    let stream = served(
+        lake.scan().await?,
+        table,
+        spec.policy.get(),
+        lake.url(),
+        at.version,
+        ROWS,
+    );
+    let stats = load_snapshot_with(client, table, at, stream, load).await?;
     Ok(Action::Snapshot {
         reason,
         rows: stats.rows,
@@ -269,6 +309,35 @@ fn served_schema(source: SchemaRef, spec: &TableConfig) -> Result<SchemaRef, Syn
         })
         .collect::<Result<Vec<Field>, _>>()?;
     Ok(std::sync::Arc::new(Schema::new(fields)))
+}
+
+/// The served columns after the table's policy, which must keep their
+/// names and order.
+fn with_policy(served: SchemaRef, spec: &TableConfig) -> Result<SchemaRef, SyncError> {
+    let Some(policy) = spec.policy.get() else {
+        return Ok(served);
+    };
+    let refused = |detail: String| SyncError::Policy {
+        table: format!("{}.{}", spec.schema, spec.name),
+        detail,
+    };
+    let out = policy
+        .schema(&served)
+        .map_err(|e| refused(format!("refused the served columns: {e}")))?;
+    let names = |s: &SchemaRef| {
+        s.fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect::<Vec<_>>()
+    };
+    if names(&out) != names(&served) {
+        return Err(refused(format!(
+            "must keep the served columns' names and order ({}), but gave {}",
+            names(&served).join(", "),
+            names(&out).join(", ")
+        )));
+    }
+    Ok(out)
 }
 
 /// Adds the source's new nullable columns to the served table; any other
@@ -362,11 +431,12 @@ const CHANGES: &[(&str, &str, DataType)] = &[
 ];
 
 /// The source's batches as the served table takes them: its columns in
-/// its order, then `extra` (see [`project`]); read errors become
-/// [`read_failure`].
+/// its order, transformed by `policy`, then `extra` (see [`project`]);
+/// read errors become [`read_failure`].
 fn served<'a>(
     stream: SendableRecordBatchStream,
     table: &'a PgTable,
+    policy: Option<&'a dyn BatchPolicy>,
     url: &'a str,
     version: i64,
     extra: &'static [(&'static str, &'static str, DataType)],
@@ -374,13 +444,52 @@ fn served<'a>(
     stream.map(move |batch| {
         // The engine's message is not logged either: it may quote data.
         let batch = batch.map_err(|_| read_failure(url, version))?;
-        project(
-            &batch,
-            table.columns().iter().map(|c| c.name.as_str()),
-            extra,
-        )
-        .map_err(|_| read_failure(url, version))
+        let names = table.columns().iter().map(|c| c.name.as_str());
+        let columns = project(&batch, names, &[]).map_err(|_| read_failure(url, version))?;
+        let columns = match policy {
+            None => columns,
+            Some(p) => {
+                let rows = columns.num_rows();
+                let masked = p.apply(columns).map_err(|e| policy_refused(table, &e))?;
+                if masked.num_rows() != rows {
+                    return Err(policy_refused(
+                        table,
+                        &PolicyError("it changed the number of rows".to_owned()),
+                    ));
+                }
+                masked
+            }
+        };
+        if extra.is_empty() {
+            return Ok(columns);
+        }
+        let tail =
+            project(&batch, std::iter::empty(), extra).map_err(|_| read_failure(url, version))?;
+        let mut fields: Vec<Field> = columns
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.extend(tail.schema().fields().iter().map(|f| f.as_ref().clone()));
+        let mut arrays = columns.columns().to_vec();
+        arrays.extend(tail.columns().iter().cloned());
+        RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays).map_err(|_| {
+            policy_refused(
+                table,
+                &PolicyError("its batch does not fit the served columns".to_owned()),
+            )
+        })
     })
+}
+
+/// A batch the table's policy refused, as a load error (the policy's text
+/// names columns, never values).
+fn policy_refused(table: &PgTable, e: &PolicyError) -> PgError {
+    PgError::Source {
+        table: table.qualified(),
+        reason: format!("[FWD-0003] the table's policy refused a batch: {e}"),
+    }
 }
 
 /// `batch`'s columns `names`, then `extra` (source name, new name, type)
@@ -403,66 +512,154 @@ fn project<'n>(
         fields.push(Field::new(*to, ty.clone(), false));
         arrays.push(cast(batch.column(i), ty)?);
     }
-    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays)
+    RecordBatch::try_new_with_options(
+        std::sync::Arc::new(Schema::new(fields)),
+        arrays,
+        &deltalake::arrow::record_batch::RecordBatchOptions::new()
+            .with_row_count(Some(batch.num_rows())),
+    )
 }
 
 /// Transient failures (a lost connection, a server restarting) retried
 /// before a sync is given up: 100 ms, doubling.
 const RETRIES: u32 = 6;
 
-/// Runs the configured syncs: once each for snapshot and triggered tables
-/// (or all of them when `mode` overrides), or, in continuous mode, again
-/// every poll interval until `shutdown` completes. A sync in flight when
-/// `shutdown` completes finishes first. A lost connection or a restarting
-/// server is retried with back-off (100 ms doubling, six times) on a new
-/// connection; in continuous mode a table that still fails is retried at
-/// the next poll while the others go on. Returns the reports of the first
-/// pass.
+/// [`run_with`] without progress bars.
 pub async fn run(
     config: &Config,
     mode: Option<Mode>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Vec<SyncReport>, SyncError> {
+    run_with(config, mode, shutdown, false).await
+}
+
+/// Runs the configured syncs: `mode` (when given) overrides each table's.
+///
+/// - Snapshot and triggered tables are synced once, or, with a
+///   `schedule`, again each `schedule` after the last sync started.
+/// - Continuous tables are synced again `poll_interval_ms` after each sync
+///   ends.
+/// - The run returns when no table repeats, or when `shutdown` completes;
+///   a sync in flight finishes first.
+///
+/// A lost connection or a restarting server is retried with back-off
+/// (100 ms doubling, six times) on a new connection. A repeating table
+/// that still fails is tried again when it is next due while the others go
+/// on; a table synced once fails the run.
+///
+/// Snapshots copy over `copy_connections` connections and are served as
+/// soon as they are swapped in; `ANALYZE` then runs on a connection of its
+/// own, and the run waits for it before returning. With `progress`, each
+/// snapshot draws a bar on standard error.
+///
+/// Returns the reports of the first pass.
+pub async fn run_with(
+    config: &Config,
+    mode: Option<Mode>,
+    shutdown: impl Future<Output = ()>,
+    progress: bool,
+) -> Result<Vec<SyncReport>, SyncError> {
     let mut shutdown = pin!(shutdown);
-    let continuous = |t: &TableConfig| mode.unwrap_or(t.mode) == Mode::Continuous;
+    let mode_of = |t: &TableConfig| mode.unwrap_or(t.mode);
+    let poll = Duration::from_millis(config.poll_interval_ms);
+    let repeats = |t: &TableConfig| mode_of(t) == Mode::Continuous || t.schedule.is_some();
+    let target: tokio_postgres::Config = config
+        .dsn
+        .parse()
+        .map_err(|e| PgError::from_client("reading the connection string", &e))?;
     let mut client: Option<Client> = None;
     let mut reports = Vec::new();
     let mut freshness = crate::metrics::Freshness::default();
+    let mut analyses = tokio::task::JoinSet::new();
+    let mut due = vec![Instant::now(); config.tables.len()];
     let mut first = true;
-    loop {
-        for t in &config.tables {
-            if !first && !continuous(t) {
+    let outcome = loop {
+        let mut failed = None;
+        for (t, due) in config.tables.iter().zip(due.iter_mut()) {
+            if !first && (!repeats(t) || *due > Instant::now()) {
                 continue;
             }
-            let table_mode = match mode.unwrap_or(t.mode) {
+            let table_mode = match mode_of(t) {
                 Mode::Continuous => Mode::Triggered,
                 m => m,
             };
-            let result = sync_with_retries(&mut client, &config.dsn, t, table_mode).await;
-            freshness.after(&format!("{}.{}", t.schema, t.name), &result);
+            let name = format!("{}.{}", t.schema, t.name);
+            let bar = LoadBar::new(&name);
+            let report = |p: LoadProgress| bar.update(p);
+            let mut load = LoadOptions::new()
+                .copy_connections(target.clone(), config.copy_connections)
+                .analyze(false);
+            if progress {
+                load = load.progress(&report);
+            }
+            let started = Instant::now();
+            let result = sync_with_retries(&mut client, &config.dsn, t, table_mode, &load).await;
+            bar.finish();
+            freshness.after(&name, &result);
+            *due = match (mode_of(t), t.schedule) {
+                (Mode::Continuous, _) => Instant::now() + poll,
+                (_, Some(every)) => started + every,
+                (_, None) => started,
+            };
             match result {
                 Ok(report) => {
                     if report.action != Action::UpToDate {
                         tracing::info!(table = %report.table, version = report.version, action = ?report.action, "synced");
                     }
+                    if matches!(report.action, Action::Snapshot { .. }) {
+                        let (dsn, schema, name) =
+                            (config.dsn.clone(), t.schema.clone(), t.name.clone());
+                        analyses.spawn(async move { analyze_apart(&dsn, &schema, &name).await });
+                    }
                     if first {
                         reports.push(report);
                     }
                 }
-                Err(e) if continuous(t) => {
-                    tracing::warn!(table = %t.name, error = %e, "sync failed; retrying at the next poll");
+                Err(e) if repeats(t) => {
+                    tracing::warn!(table = %t.name, error = %e, "sync failed; retrying when next due");
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
         }
         first = false;
-        if !config.tables.iter().any(continuous) {
-            return Ok(reports);
+        if let Some(e) = failed {
+            break Err(e);
         }
+        let next = config
+            .tables
+            .iter()
+            .zip(&due)
+            .filter(|(t, _)| repeats(t))
+            .map(|(_, d)| *d)
+            .min();
+        let Some(next) = next else {
+            break Ok(reports);
+        };
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(config.poll_interval_ms)) => {}
-            () = &mut shutdown => return Ok(reports),
+            () = tokio::time::sleep_until(next.into()) => {}
+            () = &mut shutdown => break Ok(reports),
         }
+    };
+    // The statistics of the snapshots just served.
+    while analyses.join_next().await.is_some() {}
+    outcome
+}
+
+/// `ANALYZE` of a table just swapped in, on a connection of its own so
+/// that syncs go on meanwhile. A failure is a warning: the table is served
+/// either way, and autovacuum analyzes it later.
+async fn analyze_apart(dsn: &str, schema: &str, name: &str) {
+    let result = match connect(dsn).await {
+        Ok(client) => caresync_pg::analyze(&client, schema, name)
+            .await
+            .map_err(SyncError::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::warn!(table = %format!("{schema}.{name}"), error = %e, "ANALYZE after a snapshot failed");
     }
 }
 
@@ -473,14 +670,15 @@ async fn sync_with_retries(
     dsn: &str,
     t: &TableConfig,
     mode: Mode,
+    load: &LoadOptions<'_>,
 ) -> Result<SyncReport, SyncError> {
     let mut backoff = Duration::from_millis(100);
     let mut attempt = 0;
     loop {
         let result = match client {
-            Some(c) if !c.is_closed() => sync_table(c, t, mode).await,
+            Some(c) if !c.is_closed() => sync_table_with(c, t, mode, load).await,
             _ => match connect(dsn).await {
-                Ok(c) => sync_table(client.insert(c), t, mode).await,
+                Ok(c) => sync_table_with(client.insert(c), t, mode, load).await,
                 Err(e) => Err(e),
             },
         };

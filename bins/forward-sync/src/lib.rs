@@ -26,6 +26,11 @@ pub mod cli;
 mod config;
 mod driver;
 pub mod metrics;
+mod policy;
+mod progress;
 
 pub use config::{Config, ConfigError, Mode, TableConfig};
-pub use driver::{Action, SnapshotReason, SyncError, SyncReport, run, sync_table};
+pub use driver::{
+    Action, SnapshotReason, SyncError, SyncReport, run, run_with, sync_table, sync_table_with,
+};
+pub use policy::{BatchPolicy, Policy, PolicyError};

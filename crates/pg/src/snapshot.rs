@@ -215,7 +215,7 @@ where
     }
     if options.analyze {
         // The load is done without statistics: a failure here is a warning.
-        if let Err(e) = analyze(client, table).await {
+        if let Err(e) = analyze(client, table.schema(), table.name()).await {
             tracing::warn!(table = %table.qualified(), error = %e, "ANALYZE after a snapshot load failed");
         }
     }
@@ -223,13 +223,13 @@ where
     Ok(stats)
 }
 
-/// Gathers the planner's statistics for `table` (`ANALYZE`). A snapshot
-/// load does this itself unless told not to
+/// Gathers the planner's statistics for table `name` in `schema`
+/// (`ANALYZE`). A snapshot load does this itself unless told not to
 /// ([`LoadOptions::analyze`]); a caller that defers it runs this once the
 /// table is served, for example on another connection.
-pub async fn analyze(client: &Client, table: &PgTable) -> Result<(), PgError> {
+pub async fn analyze(client: &Client, schema: &str, name: &str) -> Result<(), PgError> {
     client
-        .batch_execute(&format!("ANALYZE {}", table.qualified()))
+        .batch_execute(&format!("ANALYZE {}.{}", ident(schema), ident(name)))
         .await
         .map_err(|e| PgError::from_client("analyzing the served table", &e))
 }

@@ -549,6 +549,25 @@ impl PgCluster {
         tail_of_file(&self.root.path().join("server.log"))
     }
 
+    /// Restarts the server (fast shutdown: open connections are ended, as in
+    /// a real restart), keeping its data, socket and port; returns once it
+    /// accepts connections again.
+    pub fn restart(&mut self) -> Result<(), PgError> {
+        let log = self.root.path().join("server.log");
+        let mut restart = server_command(self.run_as, &self.binaries.program("pg_ctl"));
+        restart
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(&log)
+            .args(["-m", "fast", "-w", "-t", "60", "restart"]);
+        if let Err(e) = run(&mut restart) {
+            return Err(with_log_tail(e, &log));
+        }
+        self.postmaster_pid = read_postmaster_pid(&self.data_dir())?;
+        Ok(())
+    }
+
     /// Stops the server (fast shutdown) and removes its directory, reporting errors.
     pub fn stop(mut self) -> Result<(), PgError> {
         self.shutdown()

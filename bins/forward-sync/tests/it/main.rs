@@ -13,6 +13,9 @@ use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use tokio_postgres::{Client, NoTls};
 
+mod policy;
+mod schedule;
+
 type Row = (i64, Option<String>, Option<i64>);
 
 fn schema() -> SchemaRef {
@@ -250,9 +253,9 @@ async fn continuous_mode_applies_new_commits_within_seconds_and_stops_cleanly() 
     let mut s = spec(&url);
     s.mode = Mode::Continuous;
     let config = Config {
-        dsn,
         poll_interval_ms: 100,
         tables: vec![s],
+        ..Config::new(&dsn)
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runner = tokio::spawn(async move {
@@ -417,9 +420,9 @@ async fn continuous_mode_reconnects_after_losing_its_connection_and_serves_sever
     b.name = "patient_copy".to_owned();
     b.mode = Mode::Continuous;
     let config = Config {
-        dsn,
         poll_interval_ms: 50,
         tables: vec![a, b],
+        ..Config::new(&dsn)
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runner = tokio::spawn(async move {
@@ -532,9 +535,9 @@ async fn metrics_report_rows_versions_and_errors_by_table() {
     good.name = "metrics_patient".to_owned();
     good.mode = Mode::Continuous;
     let config = Config {
-        dsn,
         poll_interval_ms: 50,
         tables: vec![good, missing],
+        ..Config::new(&dsn)
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runner = tokio::spawn(async move {

@@ -169,7 +169,7 @@ async fn a_load_over_several_connections_copies_every_row_once_and_reports_progr
     );
     // The extra connections are closed once the load returns (their
     // backends exit a moment later).
-    let mut backends = 0;
+    let mut backends: i64 = 0;
     for _ in 0..50 {
         backends = client
             .query_one(

@@ -119,6 +119,41 @@ fn tcp_listener_on_loopback_accepts_connections() {
 }
 
 #[test]
+fn a_restart_keeps_the_data_and_the_address_and_ends_open_connections() {
+    let mut cluster = PgCluster::start().expect("cluster");
+    let db = cluster.create_database("restart_test").expect("database");
+    let conn = cluster.connection_string(&db);
+    cluster
+        .psql(
+            &db,
+            "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before')",
+        )
+        .expect("writes");
+    let before = cluster.postmaster_pid();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (client, connection) = rt
+        .block_on(tokio_postgres::connect(&conn, NoTls))
+        .expect("connects");
+    let task = rt.spawn(connection);
+
+    cluster.restart().expect("restarts");
+
+    assert_ne!(cluster.postmaster_pid(), before);
+    assert!(alive(cluster.postmaster_pid()));
+    assert!(!alive(before));
+    // The connection open across the restart is ended by it.
+    let lost = rt.block_on(client.simple_query("SELECT 1"));
+    assert!(lost.is_err(), "a connection survived the restart");
+    drop(client);
+    let _ = rt.block_on(task);
+    // The same connection string reaches the restarted server and its data.
+    assert_eq!(
+        rt.block_on(query_one(&conn, "SELECT v FROM kept")),
+        "before"
+    );
+}
+
+#[test]
 fn missing_installation_names_the_program_and_the_install_command() {
     let err = PgCluster::builder()
         .bin_dir("/nonexistent/postgresql/bin")

@@ -1,0 +1,179 @@
+//! The masking hook: a policy's values reach PostgreSQL, the source's do
+//! not, in copies and in change syncs alike; a policy that breaks the
+//! served columns stops the sync before anything is written.
+
+use std::sync::Arc;
+
+use caresync_forward_sync::{
+    Action, BatchPolicy, Mode, Policy, PolicyError, SnapshotReason, sync_table,
+};
+use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{Field, Schema, SchemaRef};
+
+use super::{batch, lake, pg, pg_rows, spec};
+
+/// Hides names ("***") and rounds scores down to hundreds.
+struct Mask;
+
+impl BatchPolicy for Mask {
+    fn schema(&self, served: &SchemaRef) -> Result<SchemaRef, PolicyError> {
+        Ok(served.clone())
+    }
+
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch, PolicyError> {
+        let schema = batch.schema();
+        let name = schema
+            .index_of("name")
+            .map_err(|_| PolicyError("column name is missing".to_owned()))?;
+        let score = schema
+            .index_of("score")
+            .map_err(|_| PolicyError("column score is missing".to_owned()))?;
+        let names = batch.column(name);
+        let scores = batch
+            .column(score)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| PolicyError("column score is not an integer".to_owned()))?;
+        let mut columns = batch.columns().to_vec();
+        let hidden =
+            StringArray::from_iter((0..names.len()).map(|i| names.is_valid(i).then_some("***")));
+        // The same string type as the scan gave (it may be a view type).
+        columns[name] = cast(&hidden, names.data_type())
+            .map_err(|_| PolicyError("column name has an unexpected type".to_owned()))?;
+        columns[score] = Arc::new(Int64Array::from_iter(
+            scores.iter().map(|s| s.map(|s| s / 100 * 100)),
+        ));
+        RecordBatch::try_new(schema, columns).map_err(|_| PolicyError("rebuilding".to_owned()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_masks_values_in_copies_and_in_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut table, url) = lake(&dir, true, 30).await;
+    let (mut client, _) = pg("fwd_policy").await;
+    let s = caresync_forward_sync::TableConfig {
+        policy: Policy::new(Mask),
+        ..spec(&url)
+    };
+    let first = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("first sync");
+    assert!(matches!(
+        first.action,
+        Action::Snapshot {
+            reason: SnapshotReason::FirstSync,
+            rows: 30
+        }
+    ));
+    table
+        .update_where("id = 7", &[("name", "'Ada Lovelace'"), ("score", "1234")])
+        .await
+        .expect("update");
+    table.append(vec![batch(30..32)]).await.expect("append");
+    let second = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("second sync");
+    assert!(
+        matches!(second.action, Action::Changes { upserted: 3, .. }),
+        "{second:?}"
+    );
+
+    let rows = pg_rows(&client).await;
+    assert_eq!(rows.len(), 32);
+    for (id, name, score) in &rows {
+        assert_eq!(name.as_deref(), Some("***"), "row {id}");
+        let source_score = if *id == 7 { 1234 } else { id * 10 };
+        assert_eq!(*score, Some(source_score / 100 * 100), "row {id}");
+    }
+    // No source name reached the table.
+    let leaked: i64 = client
+        .query_one(
+            "SELECT count(*) FROM patient WHERE name <> '***' OR name IS NULL",
+            &[],
+        )
+        .await
+        .expect("reads")
+        .get(0);
+    assert_eq!(leaked, 0);
+}
+
+/// Drops the last served column: not a policy's work.
+struct DropsAColumn;
+
+impl BatchPolicy for DropsAColumn {
+    fn schema(&self, served: &SchemaRef) -> Result<SchemaRef, PolicyError> {
+        let fields: Vec<Field> = served
+            .fields()
+            .iter()
+            .take(2)
+            .map(|f| f.as_ref().clone())
+            .collect();
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch, PolicyError> {
+        Ok(batch)
+    }
+}
+
+/// Fails on every batch.
+struct Refuses;
+
+impl BatchPolicy for Refuses {
+    fn schema(&self, served: &SchemaRef) -> Result<SchemaRef, PolicyError> {
+        Ok(served.clone())
+    }
+
+    fn apply(&self, _: RecordBatch) -> Result<RecordBatch, PolicyError> {
+        Err(PolicyError(
+            "rule hide-names has no key configured".to_owned(),
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_that_drops_a_column_or_fails_stops_the_sync_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_table, url) = lake(&dir, true, 5).await;
+    let (mut client, _) = pg("fwd_policy_bad").await;
+    let exists = async |client: &tokio_postgres::Client| -> bool {
+        client
+            .query_one("SELECT to_regclass('public.patient') IS NOT NULL", &[])
+            .await
+            .expect("catalog")
+            .get(0)
+    };
+
+    let dropping = caresync_forward_sync::TableConfig {
+        policy: Policy::new(DropsAColumn),
+        ..spec(&url)
+    };
+    let err = sync_table(&mut client, &dropping, Mode::Triggered)
+        .await
+        .expect_err("a dropped column");
+    assert_eq!(err.code(), "FWD-0003", "{err}");
+    assert!(err.to_string().contains("id, name, score"), "{err}");
+    assert!(!exists(&client).await);
+
+    let refusing = caresync_forward_sync::TableConfig {
+        policy: Policy::new(Refuses),
+        ..spec(&url)
+    };
+    let err = sync_table(&mut client, &refusing, Mode::Triggered)
+        .await
+        .expect_err("a refused batch");
+    assert!(err.to_string().contains("[FWD-0003]"), "{err}");
+    assert!(err.to_string().contains("hide-names"), "{err}");
+    assert!(!exists(&client).await);
+    let staging: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'patient\\_\\_%'",
+            &[],
+        )
+        .await
+        .expect("catalog")
+        .get(0);
+    assert_eq!(staging, 0);
+}
