@@ -25,15 +25,22 @@ impl LoadBar {
     pub(crate) fn update(&self, p: LoadProgress) {
         let bar = self.bar.get_or_init(|| {
             let style = ProgressStyle::with_template(
-                "{spinner} {prefix}: {human_pos} rows copied, {per_sec} ({msg}, {elapsed})",
+                "{spinner} {prefix}: {human_pos} rows copied, {msg}, {elapsed}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
             ProgressBar::new_spinner()
                 .with_style(style)
                 .with_prefix(self.table.clone())
         });
+        // Whole rows per second (indicatif's own rate prints fractions).
+        let seconds = bar.elapsed().as_secs_f64();
+        let rate = if seconds > 0.0 {
+            p.rows as f64 / seconds
+        } else {
+            0.0
+        };
+        bar.set_message(format!("{rate:.0} rows/s, {} MiB", p.bytes >> 20));
         bar.set_position(p.rows);
-        bar.set_message(format!("{} MiB", p.bytes >> 20));
     }
 
     pub(crate) fn finish(&self) {
