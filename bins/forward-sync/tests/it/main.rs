@@ -66,6 +66,36 @@ async fn pg(prefix: &str) -> (Client, String) {
     (client, dsn)
 }
 
+/// [`run`] of a configuration in a task of its own, until stopped.
+struct Runner {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<Vec<caresync_forward_sync::SyncReport>, SyncError>>,
+}
+
+impl Runner {
+    fn start(config: Config) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            run(&config, None, async move {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Runner { stop, task }
+    }
+
+    /// Asks the run to stop and returns its first pass's reports; it must
+    /// stop within 10 s, without an error.
+    async fn stop(self) -> Vec<caresync_forward_sync::SyncReport> {
+        self.stop.send(()).expect("the run is alive");
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("stops")
+            .expect("joins")
+            .expect("no error")
+    }
+}
+
 fn spec(source: &str) -> TableConfig {
     TableConfig::new(source, "patient", &["id"])
 }
@@ -257,13 +287,7 @@ async fn continuous_mode_applies_new_commits_within_seconds_and_stops_cleanly() 
         tables: vec![s],
         ..Config::new(&dsn)
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = tokio::spawn(async move {
-        run(&config, None, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let runner = Runner::start(config);
     let wait_for = |n: usize| {
         let client = &client;
         async move {
@@ -299,12 +323,7 @@ async fn continuous_mode_applies_new_commits_within_seconds_and_stops_cleanly() 
     wait_for(15).await;
     assert_eq!(pg_rows(&client).await, lake_rows(&url).await);
 
-    stop.send(()).expect("runner alive");
-    let reports = tokio::time::timeout(Duration::from_secs(10), runner)
-        .await
-        .expect("stops")
-        .expect("joins")
-        .expect("no error");
+    let reports = runner.stop().await;
     assert_eq!(reports.len(), 1);
 }
 
@@ -424,13 +443,7 @@ async fn continuous_mode_reconnects_after_losing_its_connection_and_serves_sever
         tables: vec![a, b],
         ..Config::new(&dsn)
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = tokio::spawn(async move {
-        run(&config, None, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let runner = Runner::start(config);
     let count = |table: &'static str| {
         let client = &client;
         async move {
@@ -464,12 +477,7 @@ async fn continuous_mode_reconnects_after_losing_its_connection_and_serves_sever
         .expect("terminates");
     first.append(vec![batch(3..9)]).await.expect("append");
     wait("patient", 9).await;
-    stop.send(()).expect("runner alive");
-    tokio::time::timeout(Duration::from_secs(10), runner)
-        .await
-        .expect("stops")
-        .expect("joins")
-        .expect("no error");
+    runner.stop().await;
 }
 
 #[test]
@@ -539,13 +547,7 @@ async fn metrics_report_rows_versions_and_errors_by_table() {
         tables: vec![good, missing],
         ..Config::new(&dsn)
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = tokio::spawn(async move {
-        run(&config, None, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let runner = Runner::start(config);
     let until = |line: &'static str| async move {
         let start = Instant::now();
         loop {
@@ -565,8 +567,7 @@ async fn metrics_report_rows_versions_and_errors_by_table() {
     table.delete_where("id = 0").await.expect("delete");
     let body =
         until(r#"caresync_forward_rows_total{table="public.metrics_patient",op="delete"} 1"#).await;
-    stop.send(()).expect("runner alive");
-    runner.await.expect("joins").expect("no error");
+    runner.stop().await;
     for line in [
         r#"caresync_forward_rows_total{table="public.metrics_patient",op="snapshot"} 4"#,
         r#"caresync_forward_synced_version{table="public.metrics_patient"} 2"#,

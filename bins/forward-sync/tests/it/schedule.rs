@@ -7,7 +7,7 @@ use caresync_forward_sync::{Config, Mode, run};
 use caresync_testkit::pg::PgCluster;
 use tokio_postgres::NoTls;
 
-use super::{batch, lake, pg, spec};
+use super::{Runner, batch, lake, pg, spec};
 
 /// Rows in `table`, on a new connection (one that survives nothing), or
 /// -1 when the server cannot answer.
@@ -49,23 +49,12 @@ async fn a_scheduled_triggered_table_is_synced_again_on_its_schedule() {
     ))
     .expect("a configuration");
     assert_eq!(config.tables[0].schedule, Some(Duration::from_millis(300)));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = tokio::spawn(async move {
-        run(&config, None, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let runner = Runner::start(config);
     wait_for(&dsn, "patient", 10, Duration::from_secs(20)).await;
     table.append(vec![batch(10..25)]).await.expect("append");
     // Not continuous: only the schedule brings the new rows.
     wait_for(&dsn, "patient", 25, Duration::from_secs(10)).await;
-    stop.send(()).expect("runner alive");
-    let reports = tokio::time::timeout(Duration::from_secs(10), runner)
-        .await
-        .expect("stops")
-        .expect("joins")
-        .expect("no error");
+    let reports = runner.stop().await;
     assert_eq!(reports.len(), 1, "the first pass is reported");
 }
 
@@ -118,13 +107,7 @@ async fn continuous_mode_rides_out_a_postgresql_restart() {
         tables: vec![s],
         ..Config::new(&dsn)
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = tokio::spawn(async move {
-        run(&config, None, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let runner = Runner::start(config);
     wait_for(&dsn, "patient", 10, Duration::from_secs(20)).await;
 
     let restart = tokio::task::spawn_blocking(move || {
@@ -137,11 +120,6 @@ async fn continuous_mode_rides_out_a_postgresql_restart() {
     table.delete_where("id < 5").await.expect("delete");
     wait_for(&dsn, "patient", 15, Duration::from_secs(30)).await;
 
-    stop.send(()).expect("runner alive");
-    tokio::time::timeout(Duration::from_secs(10), runner)
-        .await
-        .expect("stops")
-        .expect("joins")
-        .expect("no error");
+    runner.stop().await;
     drop(cluster);
 }
