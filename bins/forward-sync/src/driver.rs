@@ -625,6 +625,8 @@ pub async fn run_with(
             }
         }
         first = false;
+        // Finished statistics tasks are let go of as the run goes on.
+        while analyses.try_join_next().is_some() {}
         if let Some(e) = failed {
             break Err(e);
         }

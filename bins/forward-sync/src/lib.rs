@@ -16,8 +16,16 @@
 //! - **continuous**: triggered syncs repeated every poll interval until
 //!   SIGINT or SIGTERM, the sync in flight finishing first.
 //!
+//! - **scheduled**: a snapshot or triggered table with a `schedule` is
+//!   synced again each `schedule` until stopped.
+//!
+//! Snapshots copy over several connections at once (`copy_connections`),
+//! show a progress bar on a terminal, and are served once swapped in; their
+//! `ANALYZE` follows on a connection of its own.
+//!
 //! A column allow-list (`columns` in the configuration) keeps every other
-//! column out of PostgreSQL. [`metrics`] lists the Prometheus metrics served
+//! column out of PostgreSQL; a [`BatchPolicy`] set on a table transforms
+//! the served values (masking) before they are written. [`metrics`] lists the Prometheus metrics served
 //! with `--metrics-addr`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
