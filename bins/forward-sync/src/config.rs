@@ -81,6 +81,12 @@ pub struct TableConfig {
     /// How it is synced.
     #[serde(default)]
     pub mode: Mode,
+    /// Secondary indexes of the served table, each a list of columns
+    /// (`indexes = [["mrn"], ["ward", "admitted_at"]]`): built by every
+    /// snapshot before the swap, and added to a served table that lacks
+    /// them at the next change sync.
+    #[serde(default)]
+    pub indexes: Vec<Vec<String>>,
     /// The columns served, when not all of them (an allow-list: a column
     /// not named here never reaches PostgreSQL).
     #[serde(default)]
@@ -131,6 +137,7 @@ impl TableConfig {
             schema: default_schema(),
             key: key.iter().map(|k| (*k).to_owned()).collect(),
             mode: Mode::default(),
+            indexes: Vec::new(),
             columns: None,
             snapshot_fraction: default_snapshot_fraction(),
             snapshot_min_changes: default_snapshot_min_changes(),
@@ -219,6 +226,20 @@ impl Config {
             {
                 return Err(ConfigError::Invalid(format!(
                     "table {}: key column {k} is not in its columns list",
+                    t.name
+                )));
+            }
+            if let Some(cols) = &t.columns
+                && let Some(c) = t.indexes.iter().flatten().find(|c| !cols.contains(c))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "table {}: index column {c} is not in its columns list",
+                    t.name
+                )));
+            }
+            if t.indexes.iter().any(Vec::is_empty) {
+                return Err(ConfigError::Invalid(format!(
+                    "table {}: an index names no column",
                     t.name
                 )));
             }

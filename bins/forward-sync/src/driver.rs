@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use caresync_lake::{CHANGE_TYPE_COLUMN, COMMIT_VERSION_COLUMN, LakeError, LakeTable};
 use caresync_pg::{
     ApplyOutcome, CHANGE_TYPE, COMMIT_VERSION, LoadOptions, LoadProgress, PgError, PgTable,
-    SourceVersion, apply_changes, ensure_state_table, ident, load_snapshot_with, synced_state,
+    SourceVersion, apply_changes, ensure_indexes, ensure_state_table, ident, load_snapshot_with,
+    synced_state,
 };
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -160,7 +161,9 @@ pub async fn sync_table_with(
     let version = lake.version();
     let served_columns = with_policy(served_schema(lake.schema()?, spec)?, spec)?;
     let key: Vec<&str> = spec.key.iter().map(String::as_str).collect();
-    let table = PgTable::from_arrow(&spec.name, &served_columns, &key)?.in_schema(&spec.schema);
+    let table = PgTable::from_arrow(&spec.name, &served_columns, &key)?
+        .in_schema(&spec.schema)
+        .with_indexes(&spec.indexes)?;
     let name = format!("{}.{}", spec.schema, spec.name);
     ensure_state_table(client).await?;
     let state = synced_state(client, &table).await?;
@@ -187,6 +190,10 @@ pub async fn sync_table_with(
         (Some(reason), _) => snapshot(client, &lake, &table, spec, at, reason, load).await?,
         (None, Some(state)) => {
             let columns_added = follow_schema(client, &table).await?;
+            let built = ensure_indexes(client, &table).await?;
+            if built > 0 {
+                tracing::info!(table = %table.qualified(), indexes = built, "built configured indexes the served table lacked");
+            }
             match lake.changes_stream(state.version + 1, Some(version)).await {
                 Ok(feed) => {
                     let policy = spec.policy.get();

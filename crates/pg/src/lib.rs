@@ -66,7 +66,7 @@ pub use copy::{CopyEncoder, encode_stream, header, trailer};
 pub use error::PgError;
 pub use schema::{PgColumn, PgTable, PgType, ident};
 pub use snapshot::{
-    LoadOptions, LoadProgress, Progress, SnapshotStats, SourceVersion, analyze, load_snapshot,
-    load_snapshot_with,
+    LoadOptions, LoadProgress, Progress, SnapshotStats, SourceVersion, analyze, ensure_indexes,
+    load_snapshot, load_snapshot_with,
 };
 pub use state::{STATE_TABLE, SyncedState, ensure_state_table, synced_state};

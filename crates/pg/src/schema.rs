@@ -119,13 +119,15 @@ pub struct PgColumn {
 }
 
 /// A PostgreSQL table kept in step with a source of Arrow batches: its
-/// name, columns (in the source's order) and primary key.
+/// name, columns (in the source's order), primary key and secondary
+/// indexes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PgTable {
     schema: String,
     name: String,
     columns: Vec<PgColumn>,
     key: Vec<String>,
+    indexes: Vec<Vec<String>>,
 }
 
 /// Time units are kept so encoders know how to scale; the table only
@@ -188,7 +190,65 @@ impl PgTable {
             name: name.to_owned(),
             columns,
             key: key.iter().map(|k| (*k).to_owned()).collect(),
+            indexes: Vec::new(),
         })
+    }
+
+    /// The same table with secondary indexes, each on a list of columns
+    /// (B-tree, in the order given). Snapshot loads build them before the
+    /// swap; [`crate::ensure_indexes`] adds those a served table lacks.
+    /// Fails when an index has no column or names one the table lacks.
+    pub fn with_indexes(mut self, indexes: &[Vec<String>]) -> Result<Self, PgError> {
+        for index in indexes {
+            let invalid = |detail: String| PgError::InvalidTable {
+                table: self.qualified(),
+                detail,
+            };
+            if index.is_empty() {
+                return Err(invalid("an index names no column".to_owned()));
+            }
+            if let Some(c) = index
+                .iter()
+                .find(|c| !self.columns.iter().any(|col| &col.name == *c))
+            {
+                return Err(invalid(format!("index column {c} is not a column")));
+            }
+        }
+        self.indexes = indexes.to_vec();
+        Ok(self)
+    }
+
+    /// The secondary indexes' columns.
+    pub fn indexes(&self) -> &[Vec<String>] {
+        &self.indexes
+    }
+
+    /// The name of the index on `columns` for a relation named `base`:
+    /// `{base}_i` and eight hex digits of a hash of the column names, so
+    /// the name stays the same from load to load and fits PostgreSQL's 63
+    /// bytes.
+    pub(crate) fn index_name(base: &str, columns: &[String]) -> String {
+        // FNV-1a, 32 bits, over the names each followed by a NUL.
+        let mut hash: u32 = 0x811c_9dc5;
+        for byte in columns.iter().flat_map(|c| c.bytes().chain([0])) {
+            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+        }
+        format!("{base}_i{hash:08x}")
+    }
+
+    /// `CREATE INDEX` of `columns` on the relation `target` beside this
+    /// table, named `index`.
+    pub(crate) fn index_sql(&self, index: &str, target: &str, columns: &[String]) -> String {
+        format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+            ident(index),
+            self.qualified_as(target),
+            columns
+                .iter()
+                .map(|c| ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 
     /// A table without a key (temporary staging tables).
@@ -198,6 +258,7 @@ impl PgTable {
             name: name.to_owned(),
             columns,
             key: Vec::new(),
+            indexes: Vec::new(),
         }
     }
 

@@ -208,6 +208,17 @@ where
         });
     }
 
+    for columns in table.indexes() {
+        let index = PgTable::index_name(&format!("{}__caresync", table.name()), columns);
+        if let Err(e) = client
+            .batch_execute(&table.index_sql(&index, &staging_name, columns))
+            .await
+        {
+            drop_quietly(client, &staging).await;
+            return Err(PgError::from_client("building an index", &e));
+        }
+    }
+
     if let Err(e) = swap_in(client, table, at, &staging_name, &pkey, stats.rows).await {
         // The swap rolled back: the served table is as it was.
         drop_quietly(client, &staging).await;
@@ -232,6 +243,33 @@ pub async fn analyze(client: &Client, schema: &str, name: &str) -> Result<(), Pg
         .batch_execute(&format!("ANALYZE {}.{}", ident(schema), ident(name)))
         .await
         .map_err(|e| PgError::from_client("analyzing the served table", &e))
+}
+
+/// Creates the secondary indexes of `table` that the served table lacks
+/// (configured after it was loaded); returns how many were built. A
+/// snapshot load builds them all itself. Each is a plain `CREATE INDEX`,
+/// which holds off writers to the table while it builds.
+pub async fn ensure_indexes(client: &Client, table: &PgTable) -> Result<usize, PgError> {
+    let mut built = 0;
+    for columns in table.indexes() {
+        let index = PgTable::index_name(table.name(), columns);
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&table.qualified_as(&index)],
+            )
+            .await
+            .map_err(|e| PgError::from_client("looking for an index", &e))?
+            .get(0);
+        if !exists {
+            client
+                .batch_execute(&table.index_sql(&index, table.name(), columns))
+                .await
+                .map_err(|e| PgError::from_client("building an index", &e))?;
+            built += 1;
+        }
+    }
+    Ok(built)
 }
 
 /// Renames the loaded staging table over the served one, gives it the
@@ -263,6 +301,16 @@ async fn swap_in(
         pkey_q = table.qualified_as(pkey),
         final_pkey = ident(&format!("{}_pkey", table.name())),
     );
+    for columns in table.indexes() {
+        swap.push_str(&format!(
+            "; ALTER INDEX {} RENAME TO {}",
+            table.qualified_as(&PgTable::index_name(
+                &format!("{}__caresync", table.name()),
+                columns
+            )),
+            ident(&PgTable::index_name(table.name(), columns))
+        ));
+    }
     // The served table's grants carry over to its replacement.
     let grants = tx
         .query(

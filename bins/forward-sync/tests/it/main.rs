@@ -231,6 +231,46 @@ async fn the_allow_list_keeps_other_columns_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_indexes_are_built_by_snapshots_and_added_later() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut table, url) = lake(&dir, true, 10).await;
+    let (mut client, _) = pg("fwd_indexes").await;
+    let index_defs = async |client: &Client| -> Vec<String> {
+        client
+            .query(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'patient' ORDER BY 1",
+                &[],
+            )
+            .await
+            .expect("catalog")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let mut s = spec(&url);
+    s.indexes = vec![vec!["name".to_owned()]];
+    sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("first sync");
+    let defs = index_defs(&client).await;
+    assert_eq!(defs.len(), 2, "{defs:?}");
+    assert!(defs.iter().any(|d| d.contains("(name)")), "{defs:?}");
+
+    s.indexes.push(vec!["score".to_owned(), "id".to_owned()]);
+    table.append(vec![batch(10..12)]).await.expect("append");
+    let second = sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("a change sync");
+    assert!(
+        matches!(second.action, Action::Changes { .. }),
+        "{second:?}"
+    );
+    let defs = index_defs(&client).await;
+    assert_eq!(defs.len(), 3, "{defs:?}");
+    assert!(defs.iter().any(|d| d.contains("(score, id)")), "{defs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_change_feed_every_sync_is_a_snapshot_and_says_why() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut table, url) = lake(&dir, false, 10).await;
@@ -506,6 +546,11 @@ fn configurations_are_checked() {
         "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\ncolumns = [\"name\"]",
         "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\nmode = \"sometimes\"",
         "dsn = \"x\"\nunknown = 1",
+        "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\ncolumns = [\"id\"]\nindexes = [[\"name\"]]",
+        "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\nindexes = [[]]",
+        "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\nschedule = \"soon\"",
+        "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\nmode = \"continuous\"\nschedule = \"5m\"",
+        "dsn = \"x\"\ncopy_connections = 0\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]",
     ] {
         assert!(Config::from_toml(bad).is_err(), "{bad}");
     }

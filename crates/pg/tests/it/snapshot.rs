@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arrow_array::{Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use caresync_pg::{
-    LoadOptions, LoadProgress, PgError, PgTable, SourceVersion, load_snapshot, load_snapshot_with,
-    synced_state,
+    LoadOptions, LoadProgress, PgError, PgTable, SourceVersion, ensure_indexes, load_snapshot,
+    load_snapshot_with, synced_state,
 };
 use futures::stream;
 use tokio_postgres::{Client, NoTls};
@@ -237,6 +237,68 @@ async fn a_key_repeated_across_connections_loads_nothing() {
         Some(1)
     );
     assert!(leftover_tables(&client).await.is_empty());
+}
+
+/// The served table's indexes: (name, definition), by name.
+async fn indexes(client: &Client) -> Vec<(String, String)> {
+    client
+        .query(
+            "SELECT indexname::text, indexdef FROM pg_indexes WHERE tablename = 'patient' ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("catalog")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[tokio::test]
+async fn secondary_indexes_are_built_before_the_swap_and_keep_their_names() {
+    let (mut client, _) = connect("snap_indexes").await;
+    let plain = table();
+    load_snapshot(&mut client, &plain, at(1), stream::iter(batches(100, 1)))
+        .await
+        .expect("a load without indexes");
+    assert_eq!(indexes(&client).await.len(), 1, "the primary key only");
+
+    // Indexes configured later: added to the served table once.
+    let indexed = table()
+        .with_indexes(&[
+            vec!["note".to_owned()],
+            vec!["v".to_owned(), "id".to_owned()],
+        ])
+        .expect("columns exist");
+    assert_eq!(ensure_indexes(&client, &indexed).await.expect("built"), 2);
+    assert_eq!(ensure_indexes(&client, &indexed).await.expect("checked"), 0);
+    let before = indexes(&client).await;
+    assert_eq!(before.len(), 3);
+
+    // A snapshot builds them on the staging table; after the swap they
+    // have the same names and definitions, and no staging index is left.
+    load_snapshot(&mut client, &indexed, at(2), stream::iter(batches(200, 2)))
+        .await
+        .expect("a load with indexes");
+    let after = indexes(&client).await;
+    assert_eq!(after, before);
+    assert!(
+        after.iter().any(|(_, def)| def.contains("(v, id)")),
+        "{after:?}"
+    );
+    assert!(
+        after.iter().any(|(_, def)| def.contains("(note)")),
+        "{after:?}"
+    );
+    assert!(
+        after.iter().all(|(name, _)| !name.contains("caresync")),
+        "{after:?}"
+    );
+    assert_eq!(ensure_indexes(&client, &indexed).await.expect("checked"), 0);
+
+    let err = table()
+        .with_indexes(&[vec!["missing".to_owned()]])
+        .expect_err("no such column");
+    assert_eq!(err.code(), "PG-0002");
 }
 
 #[tokio::test]
