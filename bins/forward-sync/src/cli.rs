@@ -22,12 +22,13 @@ pub struct Args {
     #[arg(long)]
     pub dsn: Option<String>,
     /// The Delta table to serve (path, `file://` or `s3://` URL).
-    #[arg(long, requires_all = ["table", "key"])]
+    #[arg(long, requires = "table")]
     pub source: Option<String>,
     /// The PostgreSQL table name.
     #[arg(long)]
     pub table: Option<String>,
-    /// Primary key columns, comma-separated.
+    /// Primary key columns, comma-separated (default: the source's
+    /// `caresync.primaryKey` table property).
     #[arg(long, value_delimiter = ',')]
     pub key: Vec<String>,
     /// Columns served (an allow-list), comma-separated; all when absent.
@@ -135,18 +136,23 @@ pub fn run_cli(args: Args) -> ExitCode {
     })
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn stop_signal() {
+/// Completes on SIGINT or SIGTERM. The handlers are installed when this is
+/// called (not when first awaited), so a signal during the first sync is
+/// caught too. Must be called within the runtime.
+fn stop_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
+    let handlers = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
-        // Without signal handlers the process stops the default way.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => tracing::info!("SIGINT: stopping after the sync in flight"),
-        _ = term.recv() => tracing::info!("SIGTERM: stopping after the sync in flight"),
+    );
+    async move {
+        let (Ok(mut int), Ok(mut term)) = handlers else {
+            // Without signal handlers the process stops the default way.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT: stopping after the sync in flight"),
+            _ = term.recv() => tracing::info!("SIGTERM: stopping after the sync in flight"),
+        }
     }
 }

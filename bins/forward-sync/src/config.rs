@@ -76,7 +76,9 @@ pub struct TableConfig {
     /// The PostgreSQL schema.
     #[serde(default = "default_schema")]
     pub schema: String,
-    /// The primary key columns.
+    /// The primary key columns; when empty, the source's
+    /// `caresync.primaryKey` table property (comma-separated columns).
+    #[serde(default)]
     pub key: Vec<String>,
     /// How it is synced.
     #[serde(default)]
@@ -209,8 +211,10 @@ impl Config {
         Self::from_toml(&text)
     }
 
-    /// Checks what parsing cannot: at least one table, each with a key,
-    /// names unique, keys inside the allow-list.
+    /// Checks what parsing cannot: at least one table, names unique, keys
+    /// and indexes inside the allow-list, schedules and counts that make
+    /// sense. (A table without a key takes its source's; that is checked
+    /// when it syncs.)
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.tables.is_empty() {
             return Err(ConfigError::Invalid(
@@ -218,9 +222,6 @@ impl Config {
             ));
         }
         for (i, t) in self.tables.iter().enumerate() {
-            if t.key.is_empty() {
-                return Err(ConfigError::Invalid(format!("table {} has no key", t.name)));
-            }
             if let Some(cols) = &t.columns
                 && let Some(k) = t.key.iter().find(|k| !cols.contains(k))
             {

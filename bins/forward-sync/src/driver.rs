@@ -1,10 +1,13 @@
 //! One sync of one table, and the loop that repeats them.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
 use std::time::{Duration, Instant};
 
-use caresync_lake::{CHANGE_TYPE_COLUMN, COMMIT_VERSION_COLUMN, LakeError, LakeTable};
+use caresync_lake::{
+    CHANGE_TYPE_COLUMN, COMMIT_VERSION_COLUMN, LakeError, LakeTable, PRIMARY_KEY_PROPERTY,
+};
 use caresync_pg::{
     ApplyOutcome, CHANGE_TYPE, COMMIT_VERSION, LoadOptions, LoadProgress, PgError, PgTable,
     SourceVersion, apply_changes, ensure_indexes, ensure_state_table, ident, load_snapshot_with,
@@ -91,6 +94,9 @@ pub enum SnapshotReason {
     FirstSync,
     /// The table was last synced from another source.
     SourceChanged,
+    /// The table's policy is not the one its rows were written under (one
+    /// was added, removed or changed its [`BatchPolicy::id`]).
+    PolicyChanged,
     /// The source does not record a change data feed.
     ChangeFeedOff,
     /// The change data feed of the versions needed cannot be read (for
@@ -160,7 +166,8 @@ pub async fn sync_table_with(
     let lake = LakeTable::open(&spec.source).await?;
     let version = lake.version();
     let served_columns = with_policy(served_schema(lake.schema()?, spec)?, spec)?;
-    let key: Vec<&str> = spec.key.iter().map(String::as_str).collect();
+    let key = primary_key(&lake, spec)?;
+    let key: Vec<&str> = key.iter().map(String::as_str).collect();
     let table = PgTable::from_arrow(&spec.name, &served_columns, &key)?
         .in_schema(&spec.schema)
         .with_indexes(&spec.indexes)?;
@@ -168,14 +175,27 @@ pub async fn sync_table_with(
     ensure_state_table(client).await?;
     let state = synced_state(client, &table).await?;
     crate::metrics::seen(&name, version, state.as_ref().map(|s| s.version));
+    // A policy is part of what the served rows come from: a new policy
+    // (or a new version of one) copies the table again, so that no row
+    // written under other rules stays.
+    let recorded_source = match spec.policy.get() {
+        None => lake.url().to_owned(),
+        Some(p) => format!("{}#policy={}", lake.url(), p.id()),
+    };
     let at = SourceVersion {
-        source: lake.url(),
+        source: &recorded_source,
         version,
     };
     let reason = match (&mode, &state) {
         (Mode::Snapshot, _) => Some(SnapshotReason::Requested),
         (_, None) => Some(SnapshotReason::FirstSync),
-        (_, Some(s)) if s.source != lake.url() => Some(SnapshotReason::SourceChanged),
+        (_, Some(s)) if s.source != recorded_source => {
+            if s.source.split("#policy=").next() == Some(lake.url()) {
+                Some(SnapshotReason::PolicyChanged)
+            } else {
+                Some(SnapshotReason::SourceChanged)
+            }
+        }
         (_, Some(s)) if s.version >= version => {
             return Ok(SyncReport {
                 table: name,
@@ -295,6 +315,41 @@ async fn change_limit(
         .get(0);
     let by_fraction = (f64::from(estimate.max(0.0)) * spec.snapshot_fraction) as u64;
     Ok(by_fraction.max(spec.snapshot_min_changes))
+}
+
+/// The primary key: the configured one, else the source's
+/// [`PRIMARY_KEY_PROPERTY`] table property.
+fn primary_key(lake: &LakeTable, spec: &TableConfig) -> Result<Vec<String>, SyncError> {
+    if !spec.key.is_empty() {
+        return Ok(spec.key.clone());
+    }
+    let from_metadata: Vec<String> = lake
+        .property(PRIMARY_KEY_PROPERTY)?
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if from_metadata.is_empty() {
+        return Err(SyncError::Config {
+            table: spec.name.clone(),
+            detail: format!(
+                "no key is configured and the source has no {PRIMARY_KEY_PROPERTY} table property"
+            ),
+        });
+    }
+    if let Some(cols) = &spec.columns
+        && let Some(k) = from_metadata.iter().find(|k| !cols.contains(k))
+    {
+        return Err(SyncError::Config {
+            table: spec.name.clone(),
+            detail: format!(
+                "key column {k} (from the source's metadata) is not in its columns list"
+            ),
+        });
+    }
+    Ok(from_metadata)
 }
 
 /// The source's columns that are served: all, or the allow-list in its
@@ -546,8 +601,10 @@ pub async fn run(
 ///   `schedule`, again each `schedule` after the last sync started.
 /// - Continuous tables are synced again `poll_interval_ms` after each sync
 ///   ends.
-/// - The run returns when no table repeats, or when `shutdown` completes;
-///   a sync in flight finishes first.
+/// - The run returns when no table repeats, or when `shutdown` completes
+///   (checked before each table); a sync in flight finishes first.
+/// - Tables sync one after another: a long snapshot delays the others'
+///   syncs by its length.
 ///
 /// A lost connection or a restarting server is retried with back-off
 /// (100 ms doubling, six times) on a new connection. A repeating table
@@ -556,7 +613,8 @@ pub async fn run(
 ///
 /// Snapshots copy over `copy_connections` connections and are served as
 /// soon as they are swapped in; `ANALYZE` then runs on a connection of its
-/// own, and the run waits for it before returning. With `progress`, each
+/// own; the table's next sync, and the end of the run, wait for it. With
+/// `progress`, each
 /// snapshot draws a bar on standard error.
 ///
 /// Returns the reports of the first pass.
@@ -577,14 +635,25 @@ pub async fn run_with(
     let mut client: Option<Client> = None;
     let mut reports = Vec::new();
     let mut freshness = crate::metrics::Freshness::default();
-    let mut analyses = tokio::task::JoinSet::new();
+    // At most one ANALYZE per table (by position), awaited before that
+    // table syncs again: a swap never queues behind it.
+    let mut analyses: HashMap<usize, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut due = vec![Instant::now(); config.tables.len()];
     let mut first = true;
     let outcome = loop {
         let mut failed = None;
-        for (t, due) in config.tables.iter().zip(due.iter_mut()) {
+        let mut stopping = false;
+        for (i, (t, due)) in config.tables.iter().zip(due.iter_mut()).enumerate() {
             if !first && (!repeats(t) || *due > Instant::now()) {
                 continue;
+            }
+            // A stop asked for during a pass ends it before the next table.
+            if futures::FutureExt::now_or_never(shutdown.as_mut()).is_some() {
+                stopping = true;
+                break;
+            }
+            if let Some(pending) = analyses.remove(&i) {
+                let _ = pending.await;
             }
             let table_mode = match mode_of(t) {
                 Mode::Continuous => Mode::Triggered,
@@ -616,7 +685,9 @@ pub async fn run_with(
                     if matches!(report.action, Action::Snapshot { .. }) {
                         let (dsn, schema, name) =
                             (config.dsn.clone(), t.schema.clone(), t.name.clone());
-                        analyses.spawn(async move { analyze_apart(&dsn, &schema, &name).await });
+                        let task =
+                            tokio::spawn(async move { analyze_apart(&dsn, &schema, &name).await });
+                        analyses.insert(i, task);
                     }
                     if first {
                         reports.push(report);
@@ -633,9 +704,12 @@ pub async fn run_with(
         }
         first = false;
         // Finished statistics tasks are let go of as the run goes on.
-        while analyses.try_join_next().is_some() {}
+        analyses.retain(|_, task| !task.is_finished());
         if let Some(e) = failed {
             break Err(e);
+        }
+        if stopping {
+            break Ok(reports);
         }
         let next = config
             .tables
@@ -648,12 +722,16 @@ pub async fn run_with(
             break Ok(reports);
         };
         tokio::select! {
-            () = tokio::time::sleep_until(next.into()) => {}
+            // A stop wins over a table that is already due.
+            biased;
             () = &mut shutdown => break Ok(reports),
+            () = tokio::time::sleep_until(next.into()) => {}
         }
     };
     // The statistics of the snapshots just served.
-    while analyses.join_next().await.is_some() {}
+    for (_, task) in analyses.drain() {
+        let _ = task.await;
+    }
     outcome
 }
 

@@ -46,6 +46,9 @@ impl std::error::Error for PolicyError {}
 /// struct HideNames;
 ///
 /// impl BatchPolicy for HideNames {
+///     fn id(&self) -> String {
+///         "hide-names/1".to_owned()
+///     }
 ///     fn schema(&self, served: &SchemaRef) -> Result<SchemaRef, PolicyError> {
 ///         Ok(served.clone())
 ///     }
@@ -66,6 +69,12 @@ impl std::error::Error for PolicyError {}
 /// assert!(table.policy.is_set());
 /// ```
 pub trait BatchPolicy: Send + Sync {
+    /// The policy's name and the version of its rules (`"phi-mask/3"`).
+    /// It is recorded with the synced version: when it changes, the next
+    /// sync copies the whole table again, so that no row written under
+    /// other rules stays served.
+    fn id(&self) -> String;
+
     /// The schema of the batches [`BatchPolicy::apply`] returns, given the
     /// served columns' schema. Called at every sync, before anything is
     /// written: an error stops the sync.

@@ -72,6 +72,11 @@ mod table;
 mod write;
 
 pub use error::LakeError;
+
+/// The table property naming a table's primary key columns, comma-separated
+/// (`"encounter_id"`, `"tenant,mrn"`): forward sync serves the table with
+/// this key when its configuration names none.
+pub const PRIMARY_KEY_PROPERTY: &str = "caresync.primaryKey";
 pub use merge::{MergeOutcome, MergeReport, MergeSpec, Stage, StagedMerge, TOMBSTONE_TABLE};
 pub use read::{CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN};
 pub use spec::TableSpec;

@@ -1,6 +1,6 @@
 //! What a table should look like, and comparing that with what it does look like.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use deltalake::arrow::datatypes::{Schema, SchemaRef};
@@ -34,6 +34,7 @@ pub struct TableSpec {
     partition_columns: Vec<String>,
     change_data_feed: bool,
     storage_options: HashMap<String, String>,
+    properties: BTreeMap<String, String>,
 }
 
 impl TableSpec {
@@ -46,6 +47,7 @@ impl TableSpec {
             partition_columns: Vec::new(),
             change_data_feed: true,
             storage_options: HashMap::new(),
+            properties: BTreeMap::new(),
         }
     }
 
@@ -65,6 +67,20 @@ impl TableSpec {
     pub fn with_change_data_feed(mut self, enabled: bool) -> Self {
         self.change_data_feed = enabled;
         self
+    }
+
+    /// Sets a table property of the application's own (not a `delta.`
+    /// property) recorded in the table's metadata when the table is
+    /// created, such as [`crate::PRIMARY_KEY_PROPERTY`].
+    #[must_use]
+    pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// The application's table properties.
+    pub fn properties(&self) -> &BTreeMap<String, String> {
+        &self.properties
     }
 
     /// Replaces the storage options (object_store and deltalake settings such

@@ -261,6 +261,17 @@ impl LakeTable {
                         Some("true"),
                     );
                 }
+                if !spec.properties().is_empty() {
+                    // The application's own keys are not Delta properties:
+                    // deltalake refuses keys it does not know unless told.
+                    create = create
+                        .with_configuration(
+                            spec.properties()
+                                .iter()
+                                .map(|(k, v)| (k.clone(), Some(v.clone()))),
+                        )
+                        .with_raise_if_key_not_exists(false);
+                }
                 match create.await {
                     Ok(created) => {
                         tracing::info!(url = %location.display, "created Delta table");
@@ -349,6 +360,16 @@ impl LakeTable {
     /// The partition columns.
     pub fn partition_columns(&self) -> Result<Vec<String>, LakeError> {
         Ok(self.snapshot()?.metadata().partition_columns().to_vec())
+    }
+
+    /// The value of table property `key` in the table's metadata, if set.
+    pub fn property(&self, key: &str) -> Result<Option<String>, LakeError> {
+        Ok(self
+            .snapshot()?
+            .metadata()
+            .configuration()
+            .get(key)
+            .cloned())
     }
 
     /// Whether the table records a change data feed.

@@ -105,6 +105,9 @@ impl<'a> LoadOptions<'a> {
     /// Copies rows over `connections` connections at once (the caller's
     /// and `connections - 1` more opened with `config`, which must reach
     /// the caller's database), so that the server ingests on several cores.
+    /// The extra connections are opened without TLS (use them over a Unix
+    /// socket or a trusted network) and as `config`'s user, without the
+    /// caller's session settings (`SET ROLE` and the like).
     /// A connection that cannot be opened (the server's `max_connections`
     /// reached, say) is done without, with a warning.
     pub fn copy_connections(mut self, config: tokio_postgres::Config, connections: usize) -> Self {
@@ -375,26 +378,44 @@ where
     let (copied, served) = {
         let mut clients = vec![client];
         clients.extend(helpers.iter());
-        let copy = pin!(copy_batches(
-            &clients,
-            table,
-            table,
-            staging,
-            batches,
-            options.progress
-        ));
+        // Each connection's rows in a transaction of its own, committed
+        // explicitly so that a failed commit fails the load.
+        let copy = pin!(async {
+            for c in &clients {
+                c.batch_execute("BEGIN")
+                    .await
+                    .map_err(|e| PgError::from_client("starting the copy", &e))?;
+            }
+            let stats =
+                copy_batches(&clients, table, table, staging, batches, options.progress).await?;
+            for c in &clients {
+                c.batch_execute("COMMIT")
+                    .await
+                    .map_err(|e| PgError::from_client("committing the copied rows", &e))?;
+            }
+            Ok(stats)
+        });
         match futures::future::select(copy, serve.as_mut()).await {
-            Either::Left((copied, _)) => (copied, false),
-            Either::Right((_, copy)) => (copy.await, true),
+            Either::Left((copied, _)) => (copied, None),
+            Either::Right((ended, copy)) => (copy.await, Some(ended)),
         }
     };
     // Dropping the clients asks their connections to close.
     drop(helpers);
-    if !served {
-        for closed in serve.await {
-            if let Err(e) = closed {
-                tracing::warn!(error = %PgError::from_client("closing a copy connection", &e), "a copy connection ended with an error");
-            }
+    let ended = match served {
+        Some(ended) => ended,
+        None => serve.await,
+    };
+    for closed in ended {
+        if let Err(e) = closed {
+            tracing::warn!(error = %PgError::from_client("serving a copy connection", &e), "a copy connection ended with an error");
+        }
+    }
+    if copied.is_err() {
+        // The caller's connection leaves the failed transaction (the
+        // staging table is then dropped outside it).
+        if let Err(e) = client.batch_execute("ROLLBACK").await {
+            tracing::warn!(error = %PgError::from_client("rolling the copy back", &e), "the copy's transaction could not be rolled back");
         }
     }
     copied

@@ -271,6 +271,52 @@ async fn configured_indexes_are_built_by_snapshots_and_added_later() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_configured_key_the_sources_metadata_gives_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = dir.path().join("keyed").display().to_string();
+    let spec_with_key =
+        TableSpec::new("keyed", schema()).with_property(caresync_lake::PRIMARY_KEY_PROPERTY, "id");
+    let mut lake_table = LakeTable::open_or_create(&url, &spec_with_key)
+        .await
+        .expect("lake table");
+    lake_table.append(vec![batch(0..5)]).await.expect("append");
+    assert_eq!(
+        lake_table
+            .property(caresync_lake::PRIMARY_KEY_PROPERTY)
+            .expect("metadata")
+            .as_deref(),
+        Some("id")
+    );
+    let (mut client, _) = pg("fwd_key_metadata").await;
+    let s = TableConfig::new(&url, "patient", &[]);
+    sync_table(&mut client, &s, Mode::Triggered)
+        .await
+        .expect("a sync keyed by the metadata");
+    let key: String = client
+        .query_one(
+            "SELECT string_agg(a.attname, ',') FROM pg_index i \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indrelid = 'patient'::regclass AND i.indisprimary",
+            &[],
+        )
+        .await
+        .expect("catalog")
+        .get(0);
+    assert_eq!(key, "id");
+
+    // Neither configured nor recorded: refused before anything is written.
+    let other = tempfile::tempdir().expect("tempdir");
+    let (_plain, plain_url) = lake(&other, true, 3).await;
+    let mut unkeyed = TableConfig::new(&plain_url, "unkeyed", &[]);
+    unkeyed.schema = "public".to_owned();
+    let err = sync_table(&mut client, &unkeyed, Mode::Triggered)
+        .await
+        .expect_err("no key anywhere");
+    assert_eq!(err.code(), "FWD-0001", "{err}");
+    assert!(err.to_string().contains("caresync.primaryKey"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_change_feed_every_sync_is_a_snapshot_and_says_why() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut table, url) = lake(&dir, false, 10).await;
@@ -542,7 +588,6 @@ fn configurations_are_checked() {
     );
     for bad in [
         "dsn = \"x\"",
-        "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = []",
         "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\ncolumns = [\"name\"]",
         "dsn = \"x\"\n[[table]]\nsource = \"s\"\nname = \"t\"\nkey = [\"id\"]\nmode = \"sometimes\"",
         "dsn = \"x\"\nunknown = 1",

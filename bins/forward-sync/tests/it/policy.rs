@@ -17,6 +17,10 @@ use super::{batch, lake, pg, pg_rows, spec};
 struct Mask;
 
 impl BatchPolicy for Mask {
+    fn id(&self) -> String {
+        "mask/1".to_owned()
+    }
+
     fn schema(&self, served: &SchemaRef) -> Result<SchemaRef, PolicyError> {
         Ok(served.clone())
     }
@@ -103,6 +107,10 @@ async fn a_policy_masks_values_in_copies_and_in_changes() {
 struct DropsAColumn;
 
 impl BatchPolicy for DropsAColumn {
+    fn id(&self) -> String {
+        "drops/1".to_owned()
+    }
+
     fn schema(&self, served: &SchemaRef) -> Result<SchemaRef, PolicyError> {
         let fields: Vec<Field> = served
             .fields()
@@ -122,6 +130,10 @@ impl BatchPolicy for DropsAColumn {
 struct Refuses;
 
 impl BatchPolicy for Refuses {
+    fn id(&self) -> String {
+        "refuses/1".to_owned()
+    }
+
     fn schema(&self, served: &SchemaRef) -> Result<SchemaRef, PolicyError> {
         Ok(served.clone())
     }
@@ -176,4 +188,44 @@ async fn a_policy_that_drops_a_column_or_fails_stops_the_sync_and_writes_nothing
         .expect("catalog")
         .get(0);
     assert_eq!(staging, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_policy_copies_the_table_again_so_no_unmasked_row_stays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_table, url) = lake(&dir, true, 20).await;
+    let (mut client, _) = pg("fwd_policy_new").await;
+    let plain = spec(&url);
+    sync_table(&mut client, &plain, Mode::Triggered)
+        .await
+        .expect("served without a policy");
+    let unmasked = async |client: &tokio_postgres::Client| -> i64 {
+        client
+            .query_one("SELECT count(*) FROM patient WHERE name <> '***'", &[])
+            .await
+            .expect("reads")
+            .get(0)
+    };
+    assert_eq!(unmasked(&client).await, 20);
+
+    let masked = caresync_forward_sync::TableConfig {
+        policy: Policy::new(Mask),
+        ..spec(&url)
+    };
+    // The source has not changed, but the rules have.
+    let report = sync_table(&mut client, &masked, Mode::Triggered)
+        .await
+        .expect("served under the policy");
+    assert_eq!(
+        report.action,
+        Action::Snapshot {
+            reason: SnapshotReason::PolicyChanged,
+            rows: 20
+        }
+    );
+    assert_eq!(unmasked(&client).await, 0);
+    let again = sync_table(&mut client, &masked, Mode::Triggered)
+        .await
+        .expect("the same policy");
+    assert_eq!(again.action, Action::UpToDate);
 }
