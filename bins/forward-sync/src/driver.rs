@@ -186,6 +186,10 @@ pub async fn sync_table_with(
         source: &recorded_source,
         version,
     };
+    // The whole table copied and swapped in, for `reason`.
+    let copy_all = async |client: &mut Client, reason| {
+        snapshot(client, &lake, &table, spec, at, reason, load).await
+    };
     let reason = match (&mode, &state) {
         (Mode::Snapshot, _) => Some(SnapshotReason::Requested),
         (_, None) => Some(SnapshotReason::FirstSync),
@@ -207,7 +211,7 @@ pub async fn sync_table_with(
         _ => None,
     };
     let action = match (reason, state) {
-        (Some(reason), _) => snapshot(client, &lake, &table, spec, at, reason, load).await?,
+        (Some(reason), _) => copy_all(client, reason).await?,
         (None, Some(state)) => {
             let columns_added = follow_schema(client, &table).await?;
             let built = ensure_indexes(client, &table).await?;
@@ -224,16 +228,7 @@ pub async fn sync_table_with(
                     {
                         ApplyOutcome::TooMany { rows } => {
                             tracing::info!(table = %table.qualified(), change_rows = rows, limit, "more changes than the table's snapshot fraction");
-                            snapshot(
-                                client,
-                                &lake,
-                                &table,
-                                spec,
-                                at,
-                                SnapshotReason::ChangeFeedTooLarge,
-                                load,
-                            )
-                            .await?
+                            copy_all(client, SnapshotReason::ChangeFeedTooLarge).await?
                         }
                         ApplyOutcome::Applied { upserted, deleted } => Action::Changes {
                             from: state.version,
@@ -246,16 +241,7 @@ pub async fn sync_table_with(
                 }
                 Err(e @ LakeError::ChangeDataFeedDisabled { .. }) => {
                     tracing::warn!(table = %table.qualified(), error = %e, "the change data feed cannot be read; copying the whole table instead");
-                    snapshot(
-                        client,
-                        &lake,
-                        &table,
-                        spec,
-                        at,
-                        SnapshotReason::ChangeFeedUnavailable,
-                        load,
-                    )
-                    .await?
+                    copy_all(client, SnapshotReason::ChangeFeedUnavailable).await?
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -212,7 +212,7 @@ where
     }
 
     for columns in table.indexes() {
-        let index = PgTable::index_name(&format!("{}__caresync", table.name()), columns);
+        let index = staging_index(table, columns);
         if let Err(e) = client
             .batch_execute(&table.index_sql(&index, &staging_name, columns))
             .await
@@ -275,6 +275,12 @@ pub async fn ensure_indexes(client: &Client, table: &PgTable) -> Result<usize, P
     Ok(built)
 }
 
+/// The name a secondary index of `table` has on the staging table, until
+/// the swap renames it to [`PgTable::index_name`] of the table.
+fn staging_index(table: &PgTable, columns: &[String]) -> String {
+    PgTable::index_name(&format!("{}__caresync", table.name()), columns)
+}
+
 /// Renames the loaded staging table over the served one, gives it the
 /// served table's grants and records the version, in one transaction.
 async fn swap_in(
@@ -307,10 +313,7 @@ async fn swap_in(
     for columns in table.indexes() {
         swap.push_str(&format!(
             "; ALTER INDEX {} RENAME TO {}",
-            table.qualified_as(&PgTable::index_name(
-                &format!("{}__caresync", table.name()),
-                columns
-            )),
+            table.qualified_as(&staging_index(table, columns)),
             ident(&PgTable::index_name(table.name(), columns))
         ));
     }
