@@ -81,4 +81,4 @@ pub use merge::{MergeOutcome, MergeReport, MergeSpec, Stage, StagedMerge, TOMBST
 pub use read::{CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN};
 pub use spec::TableSpec;
 pub use table::{LakeTable, OpenOptions};
-pub use write::{CommitOutcome, Mutation};
+pub use write::{CommitOutcome, Mutation, WriteOptions};

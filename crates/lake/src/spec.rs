@@ -280,6 +280,44 @@ fn same_type(a: &DataType, b: &DataType) -> bool {
 /// Checks that `batches` can be appended to a table whose schema is `table`:
 /// same columns, same Delta types, no nulls in NOT NULL columns, and one Arrow
 /// schema across the batches.
+/// As [`check_batches`], but the batches may end with columns the table
+/// lacks, which must be nullable: the table's columns come first, in order.
+pub(crate) fn check_batches_adding_columns(
+    table: &StructType,
+    batches: &[RecordBatch],
+    table_url: &str,
+) -> Result<(), LakeError> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let known = table.fields().count();
+    let schema = first.schema();
+    let mismatch = |detail: String| LakeError::SchemaMismatch {
+        table: table_url.to_owned(),
+        detail,
+    };
+    if schema.fields().len() < known {
+        return Err(mismatch(format!(
+            "the batches have {} columns, fewer than the table's {known}",
+            schema.fields().len()
+        )));
+    }
+    if let Some(field) = schema.fields()[known..].iter().find(|f| !f.is_nullable()) {
+        return Err(mismatch(format!(
+            "new column {:?} must be nullable",
+            field.name()
+        )));
+    }
+    let projected: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            b.project(&(0..known).collect::<Vec<_>>())
+                .map_err(|e| mismatch(e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    check_batches(table, &projected, table_url)
+}
+
 pub(crate) fn check_batches(
     table: &StructType,
     batches: &[RecordBatch],

@@ -5,11 +5,12 @@ use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::delta_datafusion::{DataFusionMixins as _, create_session};
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 
 use crate::LakeError;
 use crate::error::write_error;
-use crate::spec::check_batches;
+use crate::spec::{check_batches, check_batches_adding_columns};
 use crate::table::LakeTable;
 
 /// What [`LakeTable::append_idempotent`] did.
@@ -41,6 +42,37 @@ pub struct Mutation {
     /// Rows deleted or changed. `None` only when deltalake dropped whole files
     /// whose row counts the log does not record.
     pub rows: Option<u64>,
+}
+
+/// How [`LakeTable::write_idempotent`] commits its rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    overwrite: bool,
+    add_columns: bool,
+}
+
+impl WriteOptions {
+    /// Appends to the rows already there (the default).
+    pub fn append() -> Self {
+        WriteOptions::default()
+    }
+
+    /// Replaces every row of the table, in the same commit.
+    pub fn overwrite() -> Self {
+        WriteOptions {
+            overwrite: true,
+            add_columns: false,
+        }
+    }
+
+    /// Lets the batches carry new nullable columns after the table's own;
+    /// the commit adds them to the table's schema (rows written before
+    /// read them as null).
+    #[must_use]
+    pub fn add_columns(mut self, on: bool) -> Self {
+        self.add_columns = on;
+        self
+    }
 }
 
 impl LakeTable {
@@ -79,6 +111,19 @@ impl LakeTable {
         txn_version: i64,
         batches: Vec<RecordBatch>,
     ) -> Result<CommitOutcome, LakeError> {
+        self.write_idempotent(app_id, txn_version, batches, WriteOptions::append())
+            .await
+    }
+
+    /// As [`append_idempotent`](Self::append_idempotent), with the choice
+    /// to replace the table's rows or to add the batches' new columns.
+    pub async fn write_idempotent(
+        &mut self,
+        app_id: &str,
+        txn_version: i64,
+        batches: Vec<RecordBatch>,
+        options: WriteOptions,
+    ) -> Result<CommitOutcome, LakeError> {
         self.refresh().await?;
         if let Some(last_txn_version) = self.last_txn_version(app_id).await?
             && last_txn_version >= txn_version
@@ -94,7 +139,9 @@ impl LakeTable {
         }
         let properties = CommitProperties::default()
             .with_application_transaction(Transaction::new(app_id, txn_version));
-        let version = self.write(batches, properties, "idempotent append").await?;
+        let version = self
+            .write_with(batches, properties, "idempotent write", options)
+            .await?;
         Ok(CommitOutcome::Committed { version })
     }
 
@@ -118,9 +165,24 @@ impl LakeTable {
         properties: CommitProperties,
         operation: &'static str,
     ) -> Result<i64, LakeError> {
+        self.write_with(batches, properties, operation, WriteOptions::append())
+            .await
+    }
+
+    async fn write_with(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        properties: CommitProperties,
+        operation: &'static str,
+        options: WriteOptions,
+    ) -> Result<i64, LakeError> {
         let read_version = self.version();
         let table_schema = self.snapshot()?.schema();
-        check_batches(&table_schema, &batches, &self.location.display)?;
+        if options.add_columns {
+            check_batches_adding_columns(&table_schema, &batches, &self.location.display)?;
+        } else {
+            check_batches(&table_schema, &batches, &self.location.display)?;
+        }
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let batches = if batches.is_empty() {
             // deltalake needs at least one batch to plan the write.
@@ -128,13 +190,20 @@ impl LakeTable {
         } else {
             batches
         };
-        let table = self
+        let mut builder = self
             .table
             .clone()
             .write(batches)
-            .with_save_mode(SaveMode::Append)
-            .with_commit_properties(properties)
-            .await
+            .with_save_mode(if options.overwrite {
+                SaveMode::Overwrite
+            } else {
+                SaveMode::Append
+            })
+            .with_commit_properties(properties);
+        if options.add_columns {
+            builder = builder.with_schema_mode(SchemaMode::Merge);
+        }
+        let table = builder.await
             .map_err(|source| {
                 write_error(
                     &self.location.display,

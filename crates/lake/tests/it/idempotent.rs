@@ -1,6 +1,6 @@
 //! Application transactions: a retried commit is applied once.
 
-use caresync_lake::{CommitOutcome, LakeTable};
+use caresync_lake::{CommitOutcome, LakeTable, WriteOptions};
 
 use crate::common::{batch, create, owned, read, temp_table};
 
@@ -126,4 +126,115 @@ async fn an_empty_transaction_still_records_progress() {
         Some(5)
     );
     assert_eq!(read(&reader).await, vec![]);
+}
+
+#[tokio::test]
+async fn an_overwrite_replaces_the_rows_with_its_transaction() {
+    let (_dir, url) = temp_table();
+    let mut writer = create(&url).await;
+    writer
+        .append_idempotent("snap", 1, vec![batch(&[(1, Some("a")), (2, Some("b"))])])
+        .await
+        .expect("first copy");
+    let outcome = writer
+        .write_idempotent(
+            "snap",
+            2,
+            vec![batch(&[(3, Some("c"))])],
+            WriteOptions::overwrite(),
+        )
+        .await
+        .expect("second copy");
+    assert_eq!(outcome, CommitOutcome::Committed { version: 2 });
+    assert_eq!(read(&writer).await, owned(&[(3, Some("c"))]));
+    // Replayed, it is skipped like any application transaction.
+    let again = writer
+        .write_idempotent("snap", 2, vec![batch(&[(4, None)])], WriteOptions::overwrite())
+        .await
+        .expect("replay");
+    assert_eq!(again, CommitOutcome::AlreadyApplied { last_txn_version: 2 });
+    assert_eq!(read(&writer).await, owned(&[(3, Some("c"))]));
+}
+
+#[tokio::test]
+async fn new_nullable_columns_are_added_by_a_write_that_allows_it() {
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{Int64Array, StringArray};
+    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+    use deltalake::arrow::record_batch::RecordBatch;
+
+    let (_dir, url) = temp_table();
+    let mut writer = create(&url).await;
+    writer
+        .append(vec![batch(&[(1, Some("a"))])])
+        .await
+        .expect("old rows");
+    let wider = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("ward", DataType::Utf8, true),
+    ]));
+    let rows = RecordBatch::try_new(
+        wider.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![2])),
+            Arc::new(StringArray::from(vec![Some("b")])),
+            Arc::new(StringArray::from(vec![Some("east")])),
+        ],
+    )
+    .expect("batch");
+
+    // Without the option the new column is refused and nothing is written.
+    let refused = writer
+        .write_idempotent("w", 1, vec![rows.clone()], WriteOptions::append())
+        .await
+        .expect_err("an unknown column");
+    assert!(refused.to_string().contains("ward"), "{refused}");
+
+    writer
+        .write_idempotent("w", 1, vec![rows], WriteOptions::append().add_columns(true))
+        .await
+        .expect("schema evolves");
+    let fields: Vec<String> = writer
+        .schema()
+        .expect("schema")
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(fields, ["id", "name", "ward"]);
+    let batches = writer.read_all().await.expect("read");
+    let mut wards: Vec<(i64, Option<String>)> = Vec::new();
+    for b in &batches {
+        let ids = b.column_by_name("id").expect("id");
+        let ids = ids.as_any().downcast_ref::<Int64Array>().expect("int64");
+        let ward = crate::common::strings(b, "ward");
+        wards.extend(ids.values().iter().copied().zip(ward));
+    }
+    wards.sort();
+    assert_eq!(wards, [(1, None), (2, Some("east".to_owned()))]);
+
+    // A new column that is NOT NULL cannot be added to rows that lack it.
+    let strict = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("ward", DataType::Utf8, true),
+        Field::new("bed", DataType::Int64, false),
+    ]));
+    let strict_rows = RecordBatch::try_new(
+        strict,
+        vec![
+            Arc::new(Int64Array::from(vec![3])),
+            Arc::new(StringArray::from(vec![Some("c")])),
+            Arc::new(StringArray::from(vec![None::<&str>])),
+            Arc::new(Int64Array::from(vec![7])),
+        ],
+    )
+    .expect("batch");
+    let refused = writer
+        .write_idempotent("w", 2, vec![strict_rows], WriteOptions::append().add_columns(true))
+        .await
+        .expect_err("a NOT NULL new column");
+    assert!(refused.to_string().contains("bed"), "{refused}");
 }
