@@ -1,0 +1,29 @@
+//! `caresync-reverse-sync`: capture PostgreSQL changes into Delta
+//! change-history tables.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "caresync-reverse-sync",
+    version,
+    about = "Capture PostgreSQL changes into Delta change-history tables"
+)]
+struct Cli {
+    #[command(flatten)]
+    args: caresync_reverse_sync::cli::Args,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,buoyant_kernel=warn,deltalake=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    caresync_reverse_sync::cli::run_cli(Cli::parse().args)
+}
