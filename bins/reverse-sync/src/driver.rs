@@ -71,6 +71,9 @@ pub enum ReverseError {
         /// The table.
         table: TableName,
     },
+    /// The run stopped abruptly as [`StopAt::abandon_after_commits`] asked.
+    #[error("[REV-0007] abandoned after a lake commit, before confirming it (as asked)")]
+    Abandoned,
     /// A captured column changed type.
     #[error("[REV-0006] table {table}: {detail}")]
     SchemaChange {
@@ -93,6 +96,7 @@ impl ReverseError {
             ReverseError::Publication { .. } => "REV-0004",
             ReverseError::Echo { .. } => "REV-0005",
             ReverseError::SchemaChange { .. } => "REV-0006",
+            ReverseError::Abandoned => "REV-0007",
         }
     }
 
@@ -124,6 +128,10 @@ pub struct RunReport {
 pub struct StopAt {
     /// Stop once everything up to this position is confirmed.
     pub confirmed: Option<Lsn>,
+    /// Stop abruptly right after this many lake commits of streamed
+    /// changes, before the slot is told of the last one: what a crash at
+    /// that point leaves behind. For tests of recovery.
+    pub abandon_after_commits: Option<u64>,
 }
 
 type Shutdown<'a> = Pin<&'a mut (dyn Future<Output = ()> + Send)>;
@@ -289,9 +297,9 @@ async fn run_once(
             e => e.into(),
         })?;
     tracing::info!(slot = %config.slot, from = %start, tables = targets.len(), "streaming");
-    Streamer::new(config, stream, targets, start)
-        .run(shutdown.as_mut(), stop, report)
-        .await
+    let mut streamer = Streamer::new(config, stream, targets, start);
+    streamer.abandon_after = stop.abandon_after_commits;
+    streamer.run(shutdown.as_mut(), stop, report).await
 }
 
 async fn connect(config: &tokio_postgres::Config) -> Result<Client, ReverseError> {
@@ -480,6 +488,7 @@ struct Streamer<'c> {
     server_wal_end: Lsn,
     last_status: Instant,
     last_slot_check: Instant,
+    abandon_after: Option<u64>,
 }
 
 impl<'c> Streamer<'c> {
@@ -510,6 +519,7 @@ impl<'c> Streamer<'c> {
             server_wal_end: start,
             last_status: Instant::now(),
             last_slot_check: Instant::now(),
+            abandon_after: None,
         }
     }
 
@@ -620,6 +630,9 @@ impl<'c> Streamer<'c> {
                 report.commits += 1;
                 metrics::rows_written(&table, rows);
             }
+            if self.abandon_after.is_some_and(|n| report.commits >= n) {
+                return Err(ReverseError::Abandoned);
+            }
             self.capture.set_applied(table, self.buffered_commit);
         }
         report.changes += self.buffered_changes;
@@ -684,9 +697,7 @@ impl<'c> Streamer<'c> {
     async fn finish(mut self, report: &mut RunReport) -> Result<(), ReverseError> {
         report.confirmed = self.confirmed;
         self.status(false).await?;
-        self.stream
-            .close(self.server_wal_end.max(self.confirmed), self.confirmed)
-            .await?;
+        self.stream.close(self.confirmed, self.confirmed).await?;
         Ok(())
     }
 }

@@ -36,8 +36,8 @@ const SESSION_SETTINGS: [(&str, &str); 6] = [
     ("IntervalStyle", "postgres"),
 ];
 
-trait Socket: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Socket for T {}
+trait Socket: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Socket for T {}
 
 /// What `IDENTIFY_SYSTEM` reports.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,1 @@
+//! Crashes, lost slots and bad tables.
