@@ -181,6 +181,7 @@ pub async fn run_until(
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
             Err(e) => {
+                tracing::debug!(code = e.code(), error = %e, "run failed");
                 metrics::error(e.code());
                 return Err(e);
             }
@@ -566,6 +567,7 @@ impl<'c> Streamer<'c> {
                             self.server_wal_end = self.server_wal_end.max(wal_end);
                             match self.capture.push(&data)? {
                                 Event::Commit { commit_lsn, end_lsn, commit_unix_micros } => {
+                                    tracing::trace!(%commit_lsn, %end_lsn, "commit received");
                                     self.buffered_end = Some(end_lsn);
                                     self.buffered_commit = commit_lsn;
                                     self.buffered_commit_times.push(commit_unix_micros);
@@ -580,6 +582,7 @@ impl<'c> Streamer<'c> {
                             }
                         }
                         Some(StreamMessage::Keepalive { wal_end, reply_requested, .. }) => {
+                            tracing::trace!(%wal_end, reply_requested, "keepalive");
                             self.server_wal_end = self.server_wal_end.max(wal_end);
                             // Between transactions with nothing buffered, every
                             // change before the server's position is written.

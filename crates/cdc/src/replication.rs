@@ -536,7 +536,9 @@ impl ReplicationStream {
             let frame = self.conn.frame(context).await?;
             match frame.tag {
                 b'd' => return parse_copy_data(frame.body).map(Some),
-                b'c' => self.ended = true,
+                // CopyDone, or (a walsender ending at server shutdown)
+                // CommandComplete straight away.
+                b'c' | b'C' | b'Z' => self.ended = true,
                 b'N' => {}
                 b'E' => return Err(server_error(context, &frame.body)),
                 tag => return Err(unexpected(context, tag)),

@@ -203,15 +203,14 @@ impl LakeTable {
         if options.add_columns {
             builder = builder.with_schema_mode(SchemaMode::Merge);
         }
-        let table = builder.await
-            .map_err(|source| {
-                write_error(
-                    &self.location.display,
-                    operation,
-                    Some(read_version),
-                    source,
-                )
-            })?;
+        let table = builder.await.map_err(|source| {
+            write_error(
+                &self.location.display,
+                operation,
+                Some(read_version),
+                source,
+            )
+        })?;
         self.table = table;
         let version = self.version();
         tracing::debug!(url = %self.location.display, operation, rows, version, "committed");

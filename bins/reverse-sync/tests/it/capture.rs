@@ -227,18 +227,26 @@ async fn slot_exists(s: &crate::Setup) -> bool {
         .is_some()
 }
 
-/// Waits until the run has created its slot (and so taken its snapshot).
+/// Waits until the run streams from its slot (its snapshot is taken:
+/// what is committed from now on is streamed).
 pub(crate) async fn wait_for_slot(s: &crate::Setup) {
     for _ in 0..600 {
-        let active = s
+        let state = s
             .client
             .query_opt(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+                "SELECT r.state FROM pg_replication_slots s
+                   JOIN pg_stat_replication r ON r.pid = s.active_pid
+                  WHERE s.slot_name = $1",
                 &[&s.config.slot],
             )
             .await
             .expect("slot query");
-        if active.is_some_and(|r| r.get::<_, bool>(0)) {
+        if state.is_some_and(|r| {
+            matches!(
+                r.get::<_, Option<String>>(0).as_deref(),
+                Some("streaming" | "catchup")
+            )
+        }) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -75,6 +75,12 @@ pub fn start(config: &Config) -> Running {
 }
 
 impl Running {
+    /// Ends the run abruptly, as a crash would: nothing buffered is written.
+    pub async fn abort(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+    }
+
     pub async fn stop(self) -> RunReport {
         let _ = self.stop.send(());
         self.handle

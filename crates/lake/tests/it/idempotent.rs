@@ -149,10 +149,20 @@ async fn an_overwrite_replaces_the_rows_with_its_transaction() {
     assert_eq!(read(&writer).await, owned(&[(3, Some("c"))]));
     // Replayed, it is skipped like any application transaction.
     let again = writer
-        .write_idempotent("snap", 2, vec![batch(&[(4, None)])], WriteOptions::overwrite())
+        .write_idempotent(
+            "snap",
+            2,
+            vec![batch(&[(4, None)])],
+            WriteOptions::overwrite(),
+        )
         .await
         .expect("replay");
-    assert_eq!(again, CommitOutcome::AlreadyApplied { last_txn_version: 2 });
+    assert_eq!(
+        again,
+        CommitOutcome::AlreadyApplied {
+            last_txn_version: 2
+        }
+    );
     assert_eq!(read(&writer).await, owned(&[(3, Some("c"))]));
 }
 
@@ -233,7 +243,12 @@ async fn new_nullable_columns_are_added_by_a_write_that_allows_it() {
     )
     .expect("batch");
     let refused = writer
-        .write_idempotent("w", 2, vec![strict_rows], WriteOptions::append().add_columns(true))
+        .write_idempotent(
+            "w",
+            2,
+            vec![strict_rows],
+            WriteOptions::append().add_columns(true),
+        )
         .await
         .expect_err("a NOT NULL new column");
     assert!(refused.to_string().contains("bed"), "{refused}");
