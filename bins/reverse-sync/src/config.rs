@@ -254,6 +254,6 @@ mod tests {
         let c = Config::new("x", "s3://bucket/history/", &["care.note"]);
         let t = &c.table_names().expect("names")[0];
         assert_eq!(c.history_url(t), "s3://bucket/history/care.note");
-        assert_eq!(format!("{c:?}").contains("host"), false);
+        assert!(!format!("{c:?}").contains("host"));
     }
 }

@@ -13,6 +13,9 @@
 //! point, a restart resumes from the slot and skips what a history already
 //! holds, so every change is present exactly once.
 //!
+//! [`rebuild`] gives a table as it was at an LSN or a time, from its
+//! history alone.
+//!
 //! Tables served by forward sync are refused, so a two-way set-up does not
 //! loop. [`metrics`] lists the Prometheus metrics served with
 //! `--metrics-addr`.
@@ -23,6 +26,9 @@ pub mod cli;
 mod config;
 mod driver;
 pub mod metrics;
+mod rebuild;
 
+pub use caresync_cdc::reconstruct::AsOf;
 pub use config::{Config, ConfigError};
 pub use driver::{ReverseError, RunReport, StopAt, run, run_until};
+pub use rebuild::{rebuild, rebuild_into};

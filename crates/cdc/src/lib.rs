@@ -8,6 +8,7 @@ mod error;
 pub mod history;
 mod lsn;
 pub mod pgoutput;
+pub mod reconstruct;
 mod replication;
 mod value;
 

@@ -3,6 +3,7 @@
 
 mod capture;
 mod faults;
+mod rebuild;
 
 use std::time::Duration;
 
@@ -90,10 +91,11 @@ impl Running {
     }
 }
 
-/// The WAL position after everything written so far.
+/// The WAL position after everything written so far (the insert position:
+/// with asynchronous commits the write position may lag a commit).
 pub async fn wal_position(client: &Client) -> String {
     client
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
         .await
         .expect("lsn")
         .get(0)
@@ -139,7 +141,7 @@ pub async fn history(config: &Config, table: &str, columns: &[&str]) -> Vec<Vec<
             rows.push((lsn[i], seq[i], rank, values));
         }
     }
-    rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    rows.sort_by_key(|r| (r.0, r.1, r.2));
     rows.into_iter().map(|r| r.3).collect()
 }
 
