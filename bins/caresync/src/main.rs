@@ -6,7 +6,9 @@
 //! replication; and `caresync inspect`, which parses HL7 v2 files and prints
 //! what they hold as JSON lines; and `caresync forward`, which serves Delta
 //! tables as PostgreSQL tables (the `caresync-forward-sync` binary's
-//! command line). Later subcommands (`demo`, `stream`, `reverse`,
+//! command line); and `caresync reverse`, which captures PostgreSQL changes
+//! into Delta change histories and rebuilds past states (the
+//! `caresync-reverse-sync` binary's). Later subcommands (`demo`, `stream`,
 //! `contract`, `policy`) wire the library crates together the same way.
 
 use std::process::ExitCode;
@@ -36,6 +38,9 @@ enum Command {
     Inspect(inspect::Args),
     /// Serve Delta tables as PostgreSQL tables (snapshot, triggered, continuous).
     Forward(caresync_forward_sync::cli::Args),
+    /// Capture PostgreSQL changes into Delta change-history tables, or
+    /// rebuild a table as it was (`reverse rebuild`).
+    Reverse(caresync_reverse_sync::cli::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,5 +62,6 @@ fn main() -> ExitCode {
         },
         Command::Inspect(args) => inspect::run(args),
         Command::Forward(args) => caresync_forward_sync::cli::run_cli(args),
+        Command::Reverse(args) => caresync_reverse_sync::cli::run_cli(args),
     }
 }

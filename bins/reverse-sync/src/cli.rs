@@ -3,8 +3,58 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use caresync_cdc::Lsn;
+use caresync_cdc::history::TableName;
+
+use crate::AsOf;
 use crate::config::Config;
 use crate::driver::run;
+use crate::rebuild::rebuild_into;
+
+/// Capture PostgreSQL changes into Delta change-history tables, or rebuild
+/// a table as it was from its history (`rebuild`).
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    /// `rebuild`; without one, capture.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// What to capture.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Rebuild a table as it was at an LSN or a time, from its change
+    /// history, into a Delta table of its own.
+    Rebuild(RebuildArgs),
+}
+
+/// What to rebuild, as of when, and where to.
+#[derive(Debug, clap::Args)]
+pub struct RebuildArgs {
+    /// The configuration file (for `lake` and `[storage_options]`).
+    #[arg(long, conflicts_with = "lake")]
+    pub config: Option<PathBuf>,
+    /// Where the change histories are (folder, `file://` or `s3://` URL).
+    #[arg(long)]
+    pub lake: Option<String>,
+    /// The table (`schema.name` or `name`).
+    #[arg(long)]
+    pub table: String,
+    /// After every transaction committed at or before this LSN (`16/B374D848`).
+    #[arg(long, conflicts_with = "time", required_unless_present = "time")]
+    pub lsn: Option<Lsn>,
+    /// After every transaction committed at or before this time (RFC 3339,
+    /// `2026-12-03T14:00:00Z`).
+    #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
+    pub time: Option<std::time::SystemTime>,
+    /// The Delta table to write the rows to (created, or replaced).
+    #[arg(long)]
+    pub into: String,
+}
 
 /// Capture PostgreSQL changes into Delta change-history tables.
 ///
@@ -13,7 +63,7 @@ use crate::driver::run;
 /// `retained_wal_warning_bytes`, `[storage_options]`), or the same from
 /// flags.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct RunArgs {
     /// The configuration file.
     #[arg(long, conflicts_with_all = ["lake", "tables"])]
     pub config: Option<PathBuf>,
@@ -42,7 +92,7 @@ pub struct Args {
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
-impl Args {
+impl RunArgs {
     /// The configuration these arguments describe.
     pub fn config(&self) -> Result<Config, String> {
         let mut config = match (&self.config, &self.lake) {
@@ -73,10 +123,72 @@ impl Args {
     }
 }
 
-/// Runs the capture the arguments describe on a new runtime until SIGINT or
-/// SIGTERM; the transactions received by then are written and confirmed
-/// first.
+/// Runs what the arguments describe on a new runtime: a rebuild, or the
+/// capture until SIGINT or SIGTERM (the transactions received by then are
+/// written and confirmed first).
 pub fn run_cli(args: Args) -> ExitCode {
+    match args.command {
+        Some(Command::Rebuild(rebuild)) => run_rebuild(rebuild),
+        None => run_capture(args.run),
+    }
+}
+
+fn run_rebuild(args: RebuildArgs) -> ExitCode {
+    let config = match (&args.config, &args.lake) {
+        (Some(path), _) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "invalid arguments");
+                return ExitCode::from(2);
+            }
+        },
+        (None, Some(lake)) => Config::new("", lake, &[]),
+        (None, None) => {
+            tracing::error!("give --config FILE or --lake");
+            return ExitCode::from(2);
+        }
+    };
+    let (schema, name) = args
+        .table
+        .split_once('.')
+        .unwrap_or(("public", &args.table));
+    let table = TableName {
+        schema: schema.to_owned(),
+        name: name.to_owned(),
+    };
+    let as_of = match (args.lsn, args.time) {
+        (Some(lsn), _) => AsOf::Lsn(lsn),
+        (None, Some(time)) => {
+            let micros = time
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+            AsOf::Time(micros)
+        }
+        (None, None) => {
+            tracing::error!("give --lsn or --time");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(rebuild_into(&config, &table, as_of, &args.into)) {
+        Ok(rows) => {
+            tracing::info!(table = %table, ?as_of, rows, into = %args.into, "rebuilt");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "rebuild failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_capture(args: RunArgs) -> ExitCode {
     let config = match args.config() {
         Ok(c) => c,
         Err(e) => {

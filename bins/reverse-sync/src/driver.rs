@@ -120,6 +120,30 @@ pub struct RunReport {
     pub confirmed: Lsn,
     /// Connections lost and resumed.
     pub reconnects: u64,
+    /// Per streamed transaction: milliseconds from its commit in PostgreSQL
+    /// to its lake commit.
+    lags_ms: Vec<u32>,
+}
+
+impl RunReport {
+    /// Streamed transactions written to the lake.
+    pub fn transactions(&self) -> usize {
+        self.lags_ms.len()
+    }
+
+    /// The `q`-quantile (0.0 to 1.0) of the time from a transaction's commit
+    /// in PostgreSQL to its commit in the lake, over the run; `None` before
+    /// any transaction was written. Measured with the two clocks of one
+    /// machine when the server is local; across machines, clock skew adds in.
+    pub fn lag_quantile(&self, q: f64) -> Option<Duration> {
+        let mut sorted = self.lags_ms.clone();
+        sorted.sort_unstable();
+        let last = sorted.len().checked_sub(1)?;
+        let index = ((last as f64) * q.clamp(0.0, 1.0)).round() as usize;
+        sorted
+            .get(index)
+            .map(|ms| Duration::from_millis(u64::from(*ms)))
+    }
 }
 
 /// Where the run stops, besides a stop signal: tests and benchmarks stop
@@ -642,7 +666,11 @@ impl<'c> Streamer<'c> {
         metrics::changes(self.buffered_changes);
         let now = unix_micros_now();
         for commit in self.buffered_commit_times.drain(..) {
-            metrics::lag_seconds((now - commit).max(0) as f64 / 1e6);
+            let lag_us = (now - commit).max(0);
+            metrics::lag_seconds(lag_us as f64 / 1e6);
+            report
+                .lags_ms
+                .push(u32::try_from(lag_us / 1000).unwrap_or(u32::MAX));
         }
         self.buffered_changes = 0;
         self.buffered_end = None;

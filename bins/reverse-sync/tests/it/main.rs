@@ -2,6 +2,7 @@
 //! change-history tables in a temporary folder.
 
 mod capture;
+mod cli;
 mod faults;
 mod rebuild;
 
