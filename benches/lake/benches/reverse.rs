@@ -13,7 +13,8 @@
 //! - the lag of each transaction, from its commit in PostgreSQL to its
 //!   commit in the lake (p50, p95, max).
 //!
-//! `CARESYNC_REVERSE_FLUSH_MS` sets the flush interval (default 1000).
+//! `CARESYNC_REVERSE_FLUSH_MS` sets the flush interval (default: reverse
+//! sync's own, 500).
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/tmp/t-bench-lake cargo bench -p caresync-bench-lake --bench reverse
@@ -131,7 +132,7 @@ async fn wait_confirmed(client: &Client, slot: &str, lsn: &str) {
 fn main() {
     let rate = env("CARESYNC_REVERSE_RATE", 60_000);
     let seconds = env("CARESYNC_REVERSE_SECONDS", 30);
-    let flush_ms = env("CARESYNC_REVERSE_FLUSH_MS", 1_000);
+    let flush_ms = env("CARESYNC_REVERSE_FLUSH_MS", 500);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async move {
         let cluster = shared_cluster().expect("a private PostgreSQL cluster");
