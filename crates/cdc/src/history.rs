@@ -296,6 +296,9 @@ impl HistoryBuilder {
     /// Appends one row from a pgoutput tuple. With `key_only`, values of
     /// columns outside the replica identity are absent (an old key tuple)
     /// and recorded as omitted.
+    ///
+    /// A value PostgreSQL did not send (`Unchanged`) is taken from
+    /// `before` (the full old row of the same update) when that has it.
     fn push_tuple(
         &mut self,
         kind: ChangeKind,
@@ -303,6 +306,7 @@ impl HistoryBuilder {
         seq: i64,
         tuple: &Tuple<'_>,
         key_only: bool,
+        before: Option<&Tuple<'_>>,
     ) -> Result<(), CdcError> {
         let values = tuple.values();
         if values.len() != self.columns.len() {
@@ -310,6 +314,10 @@ impl HistoryBuilder {
         }
         self.omitted_now.clear();
         for (i, value) in values.iter().enumerate() {
+            let value = match (value, before.and_then(|b| b.get(i))) {
+                (Value::Unchanged, Some(old @ (Value::Text(_) | Value::Null))) => old,
+                (value, _) => value,
+            };
             let result = match value {
                 Value::Null if key_only && !self.columns[i].key => {
                     self.omitted_now.push(i);
@@ -572,26 +580,37 @@ impl Capture {
                 Ok(Event::Other)
             }
             Message::Insert(insert) => self.change(insert.relation_id, |b, origin, seq| {
-                b.push_tuple(ChangeKind::Insert, origin, seq, &insert.new, false)
+                b.push_tuple(ChangeKind::Insert, origin, seq, &insert.new, false, None)
             }),
             Message::Update(update) => self.change(update.relation_id, |b, origin, seq| {
+                let mut before = None;
                 match &update.old {
                     Some(OldTuple::Full(old)) => {
-                        b.push_tuple(ChangeKind::UpdatePreimage, origin, seq, old, false)?;
+                        b.push_tuple(ChangeKind::UpdatePreimage, origin, seq, old, false, None)?;
+                        before = Some(old);
                     }
                     Some(OldTuple::Key(old)) => {
-                        b.push_tuple(ChangeKind::UpdatePreimage, origin, seq, old, true)?;
+                        b.push_tuple(ChangeKind::UpdatePreimage, origin, seq, old, true, None)?;
                     }
                     None => {}
                 }
-                b.push_tuple(ChangeKind::UpdatePostimage, origin, seq, &update.new, false)
+                b.push_tuple(
+                    ChangeKind::UpdatePostimage,
+                    origin,
+                    seq,
+                    &update.new,
+                    false,
+                    before,
+                )
             }),
             Message::Delete(delete) => {
                 self.change(delete.relation_id, |b, origin, seq| match &delete.old {
                     OldTuple::Full(old) => {
-                        b.push_tuple(ChangeKind::Delete, origin, seq, old, false)
+                        b.push_tuple(ChangeKind::Delete, origin, seq, old, false, None)
                     }
-                    OldTuple::Key(old) => b.push_tuple(ChangeKind::Delete, origin, seq, old, true),
+                    OldTuple::Key(old) => {
+                        b.push_tuple(ChangeKind::Delete, origin, seq, old, true, None)
+                    }
                 })
             }
             Message::Truncate(truncate) => {

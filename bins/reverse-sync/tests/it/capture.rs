@@ -175,6 +175,50 @@ async fn updates_and_deletes_carry_before_images_and_omitted_toast_values() {
 }
 
 #[tokio::test]
+async fn a_full_identity_preimage_fills_what_the_postimage_omits() {
+    let s = setup(
+        "rev_full_toast",
+        &["doc"],
+        "CREATE TABLE doc (id int PRIMARY KEY, body text, flag int);
+         ALTER TABLE doc REPLICA IDENTITY FULL;
+         ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL;",
+    )
+    .await;
+    let running = start(&s.config);
+    wait_for_slot(&s).await;
+    s.client
+        .batch_execute(&format!(
+            "INSERT INTO doc VALUES (1, '{}', 0);
+             UPDATE doc SET flag = 1 WHERE id = 1;",
+            "y".repeat(20_000)
+        ))
+        .await
+        .expect("changes");
+    let target = wal_position(&s.client).await;
+    wait_confirmed(&s.client, &s.config.slot, &target).await;
+    running.stop().await;
+    let rows = history(
+        &s.config,
+        "public.doc",
+        &["_change_type", "flag", "_omitted_columns"],
+    )
+    .await;
+    let bodies = history(&s.config, "public.doc", &["body"]).await;
+    let lengths: Vec<usize> = bodies.iter().map(|b| b[0].len()).collect();
+    // PostgreSQL sends the untouched out-of-line body in the full old row
+    // only; the new row takes it from there instead of omitting it.
+    assert_eq!(
+        rows,
+        crate::rows(&[
+            &["insert", "0", "∅"],
+            &["update_preimage", "0", "∅"],
+            &["update_postimage", "1", "∅"],
+        ])
+    );
+    assert_eq!(lengths, [20_000, 20_000, 20_000]);
+}
+
+#[tokio::test]
 async fn new_columns_and_truncates_appear_in_later_rows() {
     let s = setup(
         "rev_schema",
