@@ -39,6 +39,10 @@ pub struct Config {
     /// Warn when the slot keeps more WAL than this (bytes).
     #[serde(default = "default_retained_wal_warning")]
     pub retained_wal_warning_bytes: i64,
+    /// Also keep each table's current rows at `{lake}/{schema}.{name}__current`,
+    /// through the merge engine.
+    #[serde(default)]
+    pub mirror: bool,
 }
 
 impl fmt::Debug for Config {
@@ -119,6 +123,7 @@ impl Config {
             flush_interval_ms: default_flush_interval_ms(),
             max_batch_changes: default_max_batch_changes(),
             retained_wal_warning_bytes: default_retained_wal_warning(),
+            mirror: false,
         }
     }
 
@@ -220,6 +225,11 @@ impl Config {
             table.schema,
             table.name
         )
+    }
+
+    /// The URL of a table's current-state mirror.
+    pub fn mirror_url(&self, table: &TableName) -> String {
+        format!("{}__current", self.history_url(table))
     }
 
     /// The Delta application id under which the histories record the

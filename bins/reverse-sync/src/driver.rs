@@ -19,6 +19,7 @@ use tokio_postgres::{Client, NoTls};
 
 use crate::config::Config;
 use crate::metrics;
+use crate::mirror::Mirror;
 
 /// Why reverse sync stopped.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +218,7 @@ struct Target {
     source: SourceTable,
     history: LakeTable,
     applied: Option<Lsn>,
+    mirror: Option<Mirror>,
 }
 
 async fn run_once(
@@ -249,10 +251,20 @@ async fn run_once(
             .last_txn_version(&app_id)
             .await?
             .and_then(Lsn::from_i64);
+        let spec = if config.mirror {
+            Some(crate::mirror::mirror_spec(config, &source))
+        } else {
+            None
+        };
+        let mirror = match spec {
+            Some((spec, url, key)) => Some(Mirror::open(spec, url, key, app_id.clone()).await?),
+            None => None,
+        };
         targets.push(Target {
             source,
             history,
             applied,
+            mirror,
         });
     }
 
@@ -304,6 +316,16 @@ async fn run_once(
         }
     };
     drop(client);
+    // A mirror behind its history (new, or left behind by a crash between
+    // the two commits) is rebuilt from the history first.
+    for target in &mut targets {
+        let (Some(applied), Some(mirror)) = (target.applied, target.mirror.as_mut()) else {
+            continue;
+        };
+        if mirror.applied != Some(applied) {
+            mirror.rebuild(&target.history, applied, &app_id).await?;
+        }
+    }
     let stream = repl
         .start_replication(
             &config.slot,
@@ -501,6 +523,7 @@ struct Streamer<'c> {
     stream: ReplicationStream,
     capture: Capture,
     histories: HashMap<TableName, LakeTable>,
+    mirrors: HashMap<TableName, Mirror>,
     /// Everything before this is in the lake and confirmed.
     confirmed: Lsn,
     /// The end of the last transaction buffered (not yet written).
@@ -525,9 +548,13 @@ impl<'c> Streamer<'c> {
     ) -> Self {
         let mut capture = Capture::new();
         let mut histories = HashMap::with_capacity(targets.len());
+        let mut mirrors = HashMap::new();
         for target in targets {
             if let Some(applied) = target.applied {
                 capture.set_applied(target.source.name.clone(), applied);
+            }
+            if let Some(mirror) = target.mirror {
+                mirrors.insert(target.source.name.clone(), mirror);
             }
             histories.insert(target.source.name, target.history);
         }
@@ -536,6 +563,7 @@ impl<'c> Streamer<'c> {
             stream,
             capture,
             histories,
+            mirrors,
             confirmed: start,
             buffered_end: None,
             buffered_commit: start,
@@ -649,10 +677,15 @@ impl<'c> Streamer<'c> {
                 .write_idempotent(
                     &app_id,
                     version,
-                    aligned,
+                    aligned.clone(),
                     WriteOptions::append().add_columns(true),
                 )
                 .await?;
+            if let Some(mirror) = self.mirrors.get_mut(&table) {
+                mirror
+                    .apply(&aligned, self.buffered_commit, &app_id, history)
+                    .await?;
+            }
             if let CommitOutcome::Committed { .. } = outcome {
                 report.commits += 1;
                 metrics::rows_written(&table, rows);

@@ -26,6 +26,7 @@ pub mod cli;
 mod config;
 mod driver;
 pub mod metrics;
+mod mirror;
 mod rebuild;
 
 pub use caresync_cdc::reconstruct::AsOf;

@@ -10,7 +10,10 @@ use arrow_row::{RowConverter, SortField};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 
 use crate::Lsn;
-use crate::history::{CHANGE_TYPE, COMMIT_TIMESTAMP, LSN, METADATA_COLUMNS, OMITTED_COLUMNS, SEQ};
+use crate::history::{
+    CHANGE_TYPE, COMMIT_DATE, COMMIT_TIMESTAMP, LSN, METADATA_COLUMNS, OMITTED_COLUMNS, SEQ,
+    SOURCE_TABLE,
+};
 
 /// The point in time to rebuild a table at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +69,217 @@ pub fn reconstruct(
     key: &[&str],
     as_of: AsOf,
 ) -> Result<RecordBatch, ReconstructError> {
+    let folded = fold(batches, key, Some(as_of))?;
+    let present: Vec<&Entry> = folded.entries.iter().filter(|e| e.present).collect();
+    let columns = folded.pick(batches, &present)?;
+    Ok(RecordBatch::try_new_with_options(
+        folded.out_schema.clone(),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(present.len())),
+    )?)
+}
+
+/// The last state of every key a run of changes touched, as the changes a
+/// current-state table needs: see [`latest`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Latest {
+    /// A truncate is among the changes: the table must first be emptied
+    /// (then `changes` holds only upserts, the rows after it).
+    pub truncated: bool,
+    /// One row per key: the data columns, then `_lsn` (the commit LSN of
+    /// the key's last change) and `_op` (`update`, or `delete`).
+    pub changes: RecordBatch,
+    /// Rows of `changes` lacking a column value that an update omitted and
+    /// no earlier change in the run carried: pass the table's current rows
+    /// as `base` to fill them.
+    pub incomplete: usize,
+}
+
+/// The column of [`Latest::changes`] naming each row's operation.
+pub const OP: &str = "_op";
+
+/// Folds a run of change-history rows (batches of one schema, any order)
+/// into the last state of each key it touches, for maintaining a
+/// current-state table through a merge. `base` (the data columns of the
+/// current rows, any subset) is the state before the run: it fills values
+/// the changes omitted, and is not itself returned.
+pub fn latest(
+    batches: &[RecordBatch],
+    key: &[&str],
+    base: Option<&RecordBatch>,
+) -> Result<Latest, ReconstructError> {
+    let Some(first) = batches.first() else {
+        return Err(ReconstructError::Shape(
+            "is empty: no schema to fold".to_owned(),
+        ));
+    };
+    let mut all = Vec::with_capacity(batches.len() + 1);
+    if let Some(base) = base {
+        all.push(base_rows(base, &first.schema())?);
+    }
+    all.extend(batches.iter().cloned());
+    let folded = fold(&all, key, None)?;
+    let touched: Vec<&Entry> = folded.entries.iter().filter(|e| e.touched).collect();
+    let incomplete = touched
+        .iter()
+        .filter(|e| e.present && e.sources.iter().any(Option::is_none))
+        .count();
+    let mut columns = folded.pick(&all, &touched)?;
+    let mut fields: Vec<arrow_schema::Field> = folded
+        .out_schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    columns.push(Arc::new(arrow_array::Int64Array::from_iter_values(
+        touched.iter().map(|e| e.lsn),
+    )));
+    fields.push(arrow_schema::Field::new(
+        LSN,
+        arrow_schema::DataType::Int64,
+        false,
+    ));
+    columns.push(Arc::new(arrow_array::StringArray::from_iter_values(
+        touched
+            .iter()
+            .map(|e| if e.present { "update" } else { "delete" }),
+    )));
+    fields.push(arrow_schema::Field::new(
+        OP,
+        arrow_schema::DataType::Utf8,
+        false,
+    ));
+    let changes = RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(touched.len())),
+    )?;
+    Ok(Latest {
+        truncated: folded.truncated,
+        changes,
+        incomplete,
+    })
+}
+
+/// The `_lsn` of base rows: before every change.
+const BASE_LSN: i64 = -1;
+
+/// `base` (data columns) as history rows: inserts before any change.
+fn base_rows(base: &RecordBatch, history: &SchemaRef) -> Result<RecordBatch, ReconstructError> {
+    let n = base.num_rows();
+    let columns: Vec<ArrayRef> = history
+        .fields()
+        .iter()
+        .map(|field| {
+            let name = field.name().as_str();
+            let constant: ArrayRef = match name {
+                CHANGE_TYPE => Arc::new(arrow_array::StringArray::from_iter_values(
+                    std::iter::repeat_n("insert", n),
+                )),
+                SOURCE_TABLE => Arc::new(arrow_array::StringArray::from_iter_values(
+                    std::iter::repeat_n("", n),
+                )),
+                LSN => Arc::new(arrow_array::Int64Array::from_iter_values(
+                    std::iter::repeat_n(BASE_LSN, n),
+                )),
+                SEQ => Arc::new(arrow_array::Int64Array::from_iter_values(
+                    (0..n).map(|i| i64::try_from(i).unwrap_or(i64::MAX)),
+                )),
+                COMMIT_TIMESTAMP => Arc::new(arrow_array::Int64Array::from_iter_values(
+                    std::iter::repeat_n(0, n),
+                )),
+                COMMIT_DATE => Arc::new(arrow_array::Int32Array::from_iter_values(
+                    std::iter::repeat_n(0, n),
+                )),
+                _ if METADATA_COLUMNS.contains(&name) => new_null_array(field.data_type(), n),
+                _ => match base.column_by_name(name) {
+                    Some(column) => column.clone(),
+                    None => new_null_array(field.data_type(), n),
+                },
+            };
+            Ok(arrow_cast::cast(&constant, field.data_type())?)
+        })
+        .collect::<Result<_, ReconstructError>>()?;
+    Ok(RecordBatch::try_new_with_options(
+        history.clone(),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(n)),
+    )?)
+}
+
+/// The state of one key after a fold.
+#[derive(Debug)]
+struct Entry {
+    key: Box<[u8]>,
+    /// Where each data column's value comes from.
+    sources: Vec<Source>,
+    /// The row holds the key (its last change set it).
+    present: bool,
+    /// A change (not a base row) touched it.
+    touched: bool,
+    /// The commit LSN of its last change.
+    lsn: i64,
+    /// The row of its last change, for the key values of a delete.
+    last: (u32, u32),
+}
+
+/// The folded state of every key, sorted by key.
+#[derive(Debug)]
+struct Folded {
+    entries: Vec<Entry>,
+    truncated: bool,
+    data: Vec<usize>,
+    out_schema: SchemaRef,
+}
+
+impl Folded {
+    /// The data columns of `rows`: each value from its source, the key
+    /// columns of a deleted row from its last change.
+    fn pick(
+        &self,
+        batches: &[RecordBatch],
+        rows: &[&Entry],
+    ) -> Result<Vec<ArrayRef>, ReconstructError> {
+        let stand_in = batches.len();
+        self.data
+            .iter()
+            .enumerate()
+            .map(|(d, &i)| {
+                let data_type = self.out_schema.field(d).data_type();
+                let null = new_null_array(data_type, 1);
+                let mut arrays: Vec<&dyn Array> = batches
+                    .iter()
+                    .map(|batch| batch.column(i).as_ref())
+                    .collect();
+                arrays.push(null.as_ref());
+                let picks: Vec<(usize, usize)> = rows
+                    .iter()
+                    .map(|e| {
+                        let source = if e.present {
+                            e.sources[d]
+                        } else {
+                            Some(e.last)
+                        };
+                        match source {
+                            Some((b, r)) => (b as usize, r as usize),
+                            None => (stand_in, 0),
+                        }
+                    })
+                    .collect();
+                Ok(arrow_select::interleave::interleave(&arrays, &picks)?)
+            })
+            .collect()
+    }
+}
+
+/// Applies every change (up to `cut`) in commit order, keeping for each key
+/// where its values come from.
+fn fold(
+    batches: &[RecordBatch],
+    key: &[&str],
+    cut: Option<AsOf>,
+) -> Result<Folded, ReconstructError> {
     let Some(first) = batches.first() else {
         return Err(ReconstructError::Shape(
             "is empty: no schema to rebuild".to_owned(),
@@ -120,9 +334,10 @@ pub fn reconstruct(
             key_index.iter().map(|i| batch.column(*i).clone()).collect();
         keys.push(converter.convert_columns(&key_columns)?);
         for r in 0..batch.num_rows() {
-            let included = match as_of {
-                AsOf::Lsn(cut) => lsn.value(r) <= cut.as_i64(),
-                AsOf::Time(cut) => time.value(r) <= cut,
+            let included = match cut {
+                None => true,
+                Some(AsOf::Lsn(cut)) => lsn.value(r) <= cut.as_i64(),
+                Some(AsOf::Time(cut)) => time.value(r) <= cut,
             };
             if included {
                 let rank = u8::from(kinds.value(r) != "update_preimage");
@@ -132,34 +347,70 @@ pub fn reconstruct(
     }
     order.sort_unstable();
 
-    let mut rows: HashMap<Box<[u8]>, Vec<Source>> = HashMap::new();
-    let mut before: Option<Vec<Source>> = None;
-    for (_, _, _, b, r) in order {
+    let mut rows: HashMap<Box<[u8]>, Entry> = HashMap::new();
+    let mut before: Option<Entry> = None;
+    let mut truncated = false;
+    for (lsn, _, _, b, r) in order {
         let batch = &batches[b as usize];
-        let key = keys[b as usize]
-            .row(r as usize)
-            .as_ref()
-            .to_vec()
-            .into_boxed_slice();
+        let key: Box<[u8]> = keys[b as usize].row(r as usize).as_ref().into();
+        let touched = lsn != BASE_LSN;
         match strings(batch, CHANGE_TYPE)?.value(r as usize) {
             "insert" | "update_postimage" => {
-                let mut sources = before
+                let mut entry = before
                     .take()
                     .or_else(|| rows.remove(&key))
-                    .unwrap_or_else(|| vec![None; data.len()]);
+                    .filter(|e| e.present)
+                    .unwrap_or_else(|| Entry {
+                        key: key.clone(),
+                        sources: vec![None; data.len()],
+                        present: true,
+                        touched: false,
+                        lsn,
+                        last: (b, r),
+                    });
                 let omitted = omitted_columns(batch, r as usize, &name_to_data)?;
-                for (d, source) in sources.iter_mut().enumerate() {
+                for (d, source) in entry.sources.iter_mut().enumerate() {
                     if !omitted.contains(&d) {
                         *source = Some((b, r));
                     }
                 }
-                rows.insert(key, sources);
+                entry.key = key.clone();
+                entry.present = true;
+                entry.touched |= touched;
+                entry.lsn = lsn;
+                entry.last = (b, r);
+                rows.insert(key, entry);
             }
-            "update_preimage" => before = rows.remove(&key),
-            "delete" => {
-                rows.remove(&key);
+            "update_preimage" | "delete" => {
+                let kind_is_delete = strings(batch, CHANGE_TYPE)?.value(r as usize) == "delete";
+                let old = rows.remove(&key);
+                // The key's row is gone (a delete, or an update that may
+                // move it to another key); remember the removal.
+                let removed = Entry {
+                    key: key.clone(),
+                    sources: vec![None; data.len()],
+                    present: false,
+                    touched,
+                    lsn,
+                    last: (b, r),
+                };
+                if kind_is_delete {
+                    rows.insert(key, removed);
+                } else {
+                    // The postimage that follows starts from the old row's
+                    // values; if it lands on another key, this one stays
+                    // removed.
+                    rows.insert(key, removed);
+                    before = old.map(|mut e| {
+                        e.touched |= touched;
+                        e
+                    });
+                }
             }
-            "truncate" => rows.clear(),
+            "truncate" => {
+                rows.clear();
+                truncated = truncated || touched;
+            }
             other => {
                 return Err(ReconstructError::Shape(format!(
                     "has an unknown change type {other:?}"
@@ -167,35 +418,14 @@ pub fn reconstruct(
             }
         }
     }
-
-    let mut present: Vec<(Box<[u8]>, Vec<Source>)> = rows.into_iter().collect();
-    present.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let columns: Vec<ArrayRef> = data
-        .iter()
-        .map(|&i| {
-            let null = new_null_array(schema.field(i).data_type(), 1);
-            let mut arrays: Vec<&dyn Array> = batches
-                .iter()
-                .map(|batch| batch.column(i).as_ref())
-                .collect();
-            arrays.push(null.as_ref());
-            let stand_in = batches.len();
-            let d = data.iter().position(|x| *x == i).expect("a data column");
-            let picks: Vec<(usize, usize)> = present
-                .iter()
-                .map(|(_, sources)| match sources[d] {
-                    Some((b, r)) => (b as usize, r as usize),
-                    None => (stand_in, 0),
-                })
-                .collect();
-            arrow_select::interleave::interleave(&arrays, &picks)
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(RecordBatch::try_new_with_options(
+    let mut entries: Vec<Entry> = rows.into_values().collect();
+    entries.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    Ok(Folded {
+        entries,
+        truncated,
+        data,
         out_schema,
-        columns,
-        &arrow_array::RecordBatchOptions::new().with_row_count(Some(present.len())),
-    )?)
+    })
 }
 
 fn omitted_columns(

@@ -354,19 +354,24 @@ impl LakeTable {
         let wanted: Arc<std::collections::HashSet<Box<[u8]>>> =
             Arc::new(deduped.winners().iter().map(|w| w.key.clone()).collect());
         report.files_read = candidates.len() as u64;
-        let found = in_parallel(candidates.iter().map(|&file| {
-            find_hits(
-                store.clone(),
-                views[file].clone(),
-                FileId(file as u64),
-                schema.clone(),
-                key_at.clone(),
-                spec.version.clone(),
-                wanted.clone(),
-            )
-        }))
-        .await
-        .map_err(|e| write_error(&url, "merge (reading a data file)", Some(self.version()), e))?;
+        // Collected before awaiting, as for the rewrites below.
+        let reads: Vec<_> = candidates
+            .iter()
+            .map(|&file| {
+                find_hits(
+                    store.clone(),
+                    views[file].clone(),
+                    FileId(file as u64),
+                    schema.clone(),
+                    key_at.clone(),
+                    spec.version.clone(),
+                    wanted.clone(),
+                )
+            })
+            .collect();
+        let found = in_parallel(reads).await.map_err(|e| {
+            write_error(&url, "merge (reading a data file)", Some(self.version()), e)
+        })?;
         for (key, hit) in found.into_iter().flatten() {
             // A key held twice (written by another tool) keeps its
             // newest row; the plan replaces that one.
@@ -475,19 +480,24 @@ impl LakeTable {
                 Ok((file, gone, rows))
             })
             .collect::<Result<Vec<_>, LakeError>>()?;
-        let done = in_parallel(jobs.into_iter().map(|(file, gone, rows)| {
-            rewrite(
-                store.clone(),
-                views[file as usize].clone(),
-                schema.clone(),
-                writer.clone(),
-                gone,
-                rows,
-                cdf,
-            )
-        }))
-        .await
-        .map_err(|e| {
+        // Made before awaiting: a mapping closure held across the await
+        // would make the merge's future `Send` for one lifetime only, and
+        // callers could not spawn it.
+        let tasks: Vec<_> = jobs
+            .into_iter()
+            .map(|(file, gone, rows)| {
+                rewrite(
+                    store.clone(),
+                    views[file as usize].clone(),
+                    schema.clone(),
+                    writer.clone(),
+                    gone,
+                    rows,
+                    cdf,
+                )
+            })
+            .collect();
+        let done = in_parallel(tasks).await.map_err(|e| {
             write_error(
                 &url,
                 "merge (rewriting a data file)",

@@ -4,6 +4,7 @@
 mod capture;
 mod cli;
 mod faults;
+mod mirror;
 mod rebuild;
 
 use std::time::Duration;

@@ -126,8 +126,12 @@ impl Writer {
     /// Writes `batches` (with [`Writer::schema`]) as one data file.
     pub(crate) async fn data(&self, batches: &[RecordBatch]) -> DeltaResult<Vec<Add>> {
         let mut w = DeltaWriter::new(self.store.clone(), self.config(self.schema.clone()));
-        for b in batches.iter().filter(|b| b.num_rows() > 0) {
-            w.write(&conform(&self.schema, b)?).await?;
+        // A plain loop: an iterator adapter held across the await would
+        // make the future `Send` for one lifetime only.
+        for b in batches {
+            if b.num_rows() > 0 {
+                w.write(&conform(&self.schema, b)?).await?;
+            }
         }
         w.close().await
     }
@@ -153,8 +157,10 @@ impl Writer {
         let schema = self.change_schema();
         let store: ObjectStoreRef = Arc::new(PrefixStore::new(self.store.clone(), CHANGE_DATA));
         let mut w = DeltaWriter::new(store, self.config(schema.clone()));
-        for b in batches.iter().filter(|b| b.num_rows() > 0) {
-            w.write(&conform(&schema, b)?).await?;
+        for b in batches {
+            if b.num_rows() > 0 {
+                w.write(&conform(&schema, b)?).await?;
+            }
         }
         Ok(w.close()
             .await?
