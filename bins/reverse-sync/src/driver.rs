@@ -367,17 +367,34 @@ async fn connect(config: &tokio_postgres::Config) -> Result<Client, ReverseError
 }
 
 async fn refuse_forward_synced(client: &Client, names: &[TableName]) -> Result<(), ReverseError> {
-    let rows = client
-        .query(
-            "SELECT table_schema, table_name FROM public.caresync_sync_state
-              WHERE to_regclass('public.caresync_sync_state') IS NOT NULL",
+    let context = "reading forward sync's state table";
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('public.caresync_sync_state') IS NOT NULL",
             &[],
         )
-        .await;
-    // Without forward sync's state table there is nothing to refuse.
-    let Ok(rows) = rows else {
+        .await
+        .map_err(|_| CdcError::Sql {
+            context,
+            summary: "08000, query failed".to_owned(),
+        })?
+        .get(0);
+    if !exists {
         return Ok(());
-    };
+    }
+    let rows = client
+        .query(
+            "SELECT table_schema, table_name FROM public.caresync_sync_state",
+            &[],
+        )
+        .await
+        .map_err(|e| CdcError::Sql {
+            context,
+            summary: e.as_db_error().map_or_else(
+                || "08000, query failed".to_owned(),
+                |db| db.code().code().to_owned(),
+            ),
+        })?;
     let served: HashSet<TableName> = rows
         .iter()
         .map(|r| TableName {
@@ -470,6 +487,9 @@ async fn snapshot(
     report: &mut RunReport,
 ) -> Result<Lsn, ReverseError> {
     let reader = connect(pg_config).await?;
+    // Snapshot rows carry the time before the slot existed: a point-in-time
+    // rebuild at any later time then starts from them.
+    let taken = catalog::server_time(&reader).await?;
     let created = repl.create_slot(&config.slot).await?;
     let snapshot_name = created
         .snapshot_name
@@ -478,20 +498,31 @@ async fn snapshot(
             context: "CREATE_REPLICATION_SLOT",
             detail: "no snapshot was exported".to_owned(),
         })?;
-    let started = catalog::begin_snapshot(&reader, &snapshot_name).await?;
+    catalog::begin_snapshot(&reader, &snapshot_name).await?;
     let origin = RowOrigin {
         lsn: created.consistent_point,
-        commit_unix_micros: started,
+        commit_unix_micros: taken,
         xid: None,
     };
-    let mut copies = Vec::with_capacity(targets.len());
-    for target in targets.iter() {
+    // Each table is copied and written in turn, so one table's rows at a
+    // time are in memory; the snapshot transaction stays open throughout.
+    let app_id = config.app_id();
+    for target in targets.iter_mut() {
         let mut builder =
             HistoryBuilder::new(target.source.name.clone(), target.source.columns.clone())?;
         let rows = catalog::copy_table(&reader, &mut builder, origin).await?;
         tracing::info!(table = %target.source.name, rows, "copied");
         report.snapshot_rows += rows;
-        copies.push(builder.take()?);
+        target
+            .history
+            .write_idempotent(
+                &app_id,
+                created.consistent_point.as_i64(),
+                builder.take()?,
+                WriteOptions::overwrite(),
+            )
+            .await?;
+        target.applied = Some(created.consistent_point);
     }
     reader
         .batch_execute("COMMIT")
@@ -500,19 +531,6 @@ async fn snapshot(
             context: "ending the snapshot",
             summary: "08000, commit failed".to_owned(),
         })?;
-    let app_id = config.app_id();
-    for (target, batches) in targets.iter_mut().zip(copies) {
-        target
-            .history
-            .write_idempotent(
-                &app_id,
-                created.consistent_point.as_i64(),
-                batches,
-                WriteOptions::overwrite(),
-            )
-            .await?;
-        target.applied = Some(created.consistent_point);
-    }
     tracing::info!(slot = %config.slot, at = %created.consistent_point, rows = report.snapshot_rows, "initial snapshot written");
     Ok(created.consistent_point)
 }
@@ -528,7 +546,7 @@ struct Streamer<'c> {
     confirmed: Lsn,
     /// The end of the last transaction buffered (not yet written).
     buffered_end: Option<Lsn>,
-    /// Its commit LSN, the application transaction version of the write.
+    /// Its commit LSN.
     buffered_commit: Lsn,
     /// Commit times of the buffered transactions, for the lag.
     buffered_commit_times: Vec<i64>,
@@ -660,7 +678,9 @@ impl<'c> Streamer<'c> {
         };
         let started = Instant::now();
         let app_id = self.config.app_id();
-        let version = self.buffered_commit.as_i64();
+        // The version a history records is the end of the last commit it
+        // holds: every transaction whose commit starts before it is in.
+        let version = end.as_i64();
         for (table, batches) in self.capture.take()? {
             let Some(history) = self.histories.get_mut(&table) else {
                 // The publication is checked to hold exactly the configured
@@ -682,9 +702,7 @@ impl<'c> Streamer<'c> {
                 )
                 .await?;
             if let Some(mirror) = self.mirrors.get_mut(&table) {
-                mirror
-                    .apply(&aligned, self.buffered_commit, &app_id, history)
-                    .await?;
+                mirror.apply(&aligned, end, &app_id, history).await?;
             }
             if let CommitOutcome::Committed { .. } = outcome {
                 report.commits += 1;
@@ -693,7 +711,7 @@ impl<'c> Streamer<'c> {
             if self.abandon_after.is_some_and(|n| report.commits >= n) {
                 return Err(ReverseError::Abandoned);
             }
-            self.capture.set_applied(table, self.buffered_commit);
+            self.capture.set_applied(table, end);
         }
         report.changes += self.buffered_changes;
         metrics::changes(self.buffered_changes);
@@ -729,7 +747,8 @@ impl<'c> Streamer<'c> {
         );
         if self.last_slot_check.elapsed() >= Duration::from_secs(30) {
             self.last_slot_check = Instant::now();
-            self.check_slot().await;
+            // Bounded: the stream must not wait on a slow second connection.
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.check_slot()).await;
         }
         Ok(())
     }

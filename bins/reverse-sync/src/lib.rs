@@ -8,7 +8,8 @@
 //! insert, update and delete is appended to the table's change history
 //! ([`caresync_cdc::history`] describes the row shape), partitioned by
 //! commit date. Each lake commit carries a Delta application transaction
-//! (`caresync-reverse-sync:{slot}`, the commit LSN), and the slot is told a
+//! (`caresync-reverse-sync:{slot}`, the end of the last commit it holds, or
+//! the slot's consistent point for the snapshot), and the slot is told a
 //! position only once the commits holding it are made: after a crash at any
 //! point, a restart resumes from the slot and skips what a history already
 //! holds, so every change is present exactly once.

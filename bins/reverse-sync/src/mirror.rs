@@ -100,8 +100,12 @@ impl Mirror {
         };
         let batch = match rows {
             Some(rows) => {
+                // Below every later change's commit LSN (which may equal
+                // `at`, the end of the last commit held), and at or above
+                // those of the rows rebuilt.
+                let version = at.as_i64().saturating_sub(1);
                 let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(
-                    std::iter::repeat_n(at.as_i64(), rows.num_rows()),
+                    std::iter::repeat_n(version, rows.num_rows()),
                 ))];
                 columns.extend(rows.columns().iter().cloned());
                 let mut fields = vec![Field::new(LSN, DataType::Int64, false)];

@@ -79,7 +79,15 @@ pub async fn describe_table(client: &Client, table: &TableName) -> Result<Source
     let kind: String = row.get(2);
     let has_primary_key: bool = row.get(3);
     let has_identity_index: bool = row.get(4);
-    if kind != "r" && kind != "p" {
+    if kind == "p" {
+        // Its changes would be published under its partitions' names.
+        return Err(CdcError::Config {
+            reason: format!(
+                "{table} is partitioned: capturing partitioned tables is not supported yet"
+            ),
+        });
+    }
+    if kind != "r" {
         return Err(CdcError::Config {
             reason: format!("{table} is not a table (relkind {kind})"),
         });
@@ -252,10 +260,23 @@ pub async fn drop_slot(client: &Client, slot: &str) -> Result<(), CdcError> {
     Ok(())
 }
 
+/// The server's clock, microseconds since 1970 UTC.
+pub async fn server_time(client: &Client) -> Result<i64, CdcError> {
+    let row = client
+        .query_one(
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::int8",
+            &[],
+        )
+        .await
+        .map_err(|e| sql_error("reading the server's clock", &e))?;
+    Ok(row.get(0))
+}
+
 /// Starts a read-only repeatable-read transaction on `client` that sees the
-/// exported snapshot `snapshot`, and returns the transaction's start time
-/// (microseconds since 1970 UTC).
-pub async fn begin_snapshot(client: &Client, snapshot: &str) -> Result<i64, CdcError> {
+/// exported snapshot `snapshot`, in the session settings of the replication
+/// stream (ISO dates, UTC, exact floats, hex `bytea`), so copied values have
+/// the text form streamed ones have.
+pub async fn begin_snapshot(client: &Client, snapshot: &str) -> Result<(), CdcError> {
     if !snapshot
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -265,18 +286,17 @@ pub async fn begin_snapshot(client: &Client, snapshot: &str) -> Result<i64, CdcE
             detail: "a snapshot name with unexpected characters".to_owned(),
         });
     }
-    let context = "importing the slot's snapshot";
+    let mut sql = String::new();
+    for (name, value) in crate::replication::SESSION_SETTINGS {
+        sql.push_str(&format!("SET {name} = '{value}'; "));
+    }
+    sql.push_str(&format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
+    ));
     client
-        .batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
-        ))
+        .batch_execute(&sql)
         .await
-        .map_err(|e| sql_error(context, &e))?;
-    let row = client
-        .query_one("SELECT (extract(epoch FROM now()) * 1000000)::int8", &[])
-        .await
-        .map_err(|e| sql_error(context, &e))?;
-    Ok(row.get(0))
+        .map_err(|e| sql_error("importing the slot's snapshot", &e))
 }
 
 /// Copies every row of `builder`'s table, as the transaction on `client`

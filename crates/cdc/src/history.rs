@@ -14,7 +14,9 @@
 //! | `_omitted_columns` | list of utf8, nullable | columns whose value PostgreSQL did not send: TOASTed values an update left unchanged, the non-key columns of a preimage or delete under `REPLICA IDENTITY DEFAULT`/`INDEX`. Their value is the row's previous one. |
 //! | `_commit_date` | date32 | the UTC date of `_commit_timestamp`, the partition column |
 //!
-//! Rows sort in commit order by (`_lsn`, `_seq`).
+//! Rows sort in commit order by (`_lsn`, `_seq`), snapshot rows first at
+//! the consistent point (a transaction still running when the snapshot was
+//! taken can commit exactly there).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -161,8 +163,8 @@ pub struct RowOrigin {
     pub xid: Option<u32>,
 }
 
-/// Builds the change-history batches of one source table.
-#[derive(Debug)]
+/// Builds the change-history batches of one source table. Its `Debug`
+/// shows the table, columns and row counts, never a value.
 pub struct HistoryBuilder {
     table: TableName,
     source_table: String,
@@ -470,8 +472,8 @@ struct Transaction {
 }
 
 /// Turns pgoutput messages into change-history rows, buffered per table
-/// until taken.
-#[derive(Debug, Default)]
+/// until taken. Its `Debug` shows tables and counts, never a value.
+#[derive(Default)]
 pub struct Capture {
     decoder: pgoutput::Decoder,
     relations: HashMap<u32, TableName>,
@@ -481,15 +483,39 @@ pub struct Capture {
     changes: u64,
 }
 
+impl std::fmt::Debug for HistoryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryBuilder")
+            .field("table", &self.source_table)
+            .field("columns", &self.columns.len())
+            .field("rows", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("tables", &self.tables)
+            .field("applied", &self.applied)
+            .field("in_transaction", &self.transaction.is_some())
+            .field("changes", &self.changes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Capture {
     /// A capture with no table known yet.
     pub fn new() -> Self {
         Capture::default()
     }
 
-    /// Declares that `table` already holds every change committed at or
-    /// before `lsn` (read back from the history table after a restart):
-    /// its rows of those transactions are skipped.
+    /// Declares that `table` already holds every transaction whose commit
+    /// record starts before `lsn` (the end of the last commit written, or a
+    /// snapshot's consistent point, read back from the history after a
+    /// restart): its rows of those transactions are skipped. A transaction
+    /// whose commit starts exactly at a consistent point was still running
+    /// when the snapshot was taken, so it is not skipped.
     pub fn set_applied(&mut self, table: TableName, lsn: Lsn) {
         self.applied.insert(table, lsn);
     }
@@ -650,7 +676,7 @@ impl Capture {
         if self
             .applied
             .get(table)
-            .is_some_and(|applied| origin.lsn <= *applied)
+            .is_some_and(|applied| origin.lsn < *applied)
         {
             return Ok(Event::Change);
         }
@@ -664,5 +690,100 @@ impl Capture {
         f(builder, origin, seq)?;
         self.changes += 1;
         Ok(Event::Change)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relation() -> Vec<u8> {
+        let mut m = vec![b'R'];
+        m.extend(7u32.to_be_bytes());
+        m.extend(b"public\0visit\0d");
+        m.extend(2i16.to_be_bytes());
+        for (key, name, oid) in [(1u8, &b"id\0"[..], 23u32), (0, b"note\0", 25)] {
+            m.push(key);
+            m.extend(name);
+            m.extend(oid.to_be_bytes());
+            m.extend((-1i32).to_be_bytes());
+        }
+        m
+    }
+
+    fn begin(final_lsn: u64) -> Vec<u8> {
+        let mut m = vec![b'B'];
+        m.extend(final_lsn.to_be_bytes());
+        m.extend(0i64.to_be_bytes());
+        m.extend(42u32.to_be_bytes());
+        m
+    }
+
+    fn insert(id: &str, note: &str) -> Vec<u8> {
+        let mut m = vec![b'I'];
+        m.extend(7u32.to_be_bytes());
+        m.push(b'N');
+        m.extend(2i16.to_be_bytes());
+        for v in [id, note] {
+            m.push(b't');
+            m.extend(u32::try_from(v.len()).expect("short").to_be_bytes());
+            m.extend(v.as_bytes());
+        }
+        m
+    }
+
+    fn commit(commit_lsn: u64) -> Vec<u8> {
+        let mut m = vec![b'C', 0];
+        m.extend(commit_lsn.to_be_bytes());
+        m.extend((commit_lsn + 48).to_be_bytes());
+        m.extend(0i64.to_be_bytes());
+        m
+    }
+
+    fn table() -> TableName {
+        TableName {
+            schema: "public".to_owned(),
+            name: "visit".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_transaction_committing_at_the_consistent_point_is_kept() {
+        let mut capture = Capture::new();
+        // The snapshot was taken at 0/100: transactions whose commit starts
+        // before it are in the snapshot; one starting at it is not.
+        capture.set_applied(table(), Lsn(0x100));
+        capture.push(&relation()).expect("relation");
+        for (lsn, id) in [(0xF0, "1"), (0x100, "2"), (0x180, "3")] {
+            capture.push(&begin(lsn)).expect("begin");
+            capture.push(&insert(id, "Ada Lovelace")).expect("insert");
+            let event = capture.push(&commit(lsn)).expect("commit");
+            assert_eq!(
+                event,
+                Event::Commit {
+                    commit_lsn: Lsn(lsn),
+                    end_lsn: Lsn(lsn + 48),
+                    commit_unix_micros: crate::replication::PG_EPOCH_UNIX_MICROS,
+                }
+            );
+        }
+        assert_eq!(capture.changes(), 2, "the transaction at 0/F0 is skipped");
+        let debug = format!("{capture:?}");
+        assert!(!debug.contains("Lovelace"), "{debug}");
+        let batches = capture.take().expect("rows");
+        let (name, batches) = &batches[0];
+        assert_eq!(name, &table());
+        let ids: Vec<i32> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int32Array>()
+                    .expect("int4 is Int32")
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(ids, [2, 3]);
     }
 }

@@ -12,7 +12,7 @@ use arrow_schema::{ArrowError, Schema, SchemaRef};
 use crate::Lsn;
 use crate::history::{
     CHANGE_TYPE, COMMIT_DATE, COMMIT_TIMESTAMP, LSN, METADATA_COLUMNS, OMITTED_COLUMNS, SEQ,
-    SOURCE_TABLE,
+    SOURCE_TABLE, XID,
 };
 
 /// The point in time to rebuild a table at.
@@ -315,7 +315,7 @@ fn fold(
     )?;
 
     // Every change up to the cut, in commit order.
-    let mut order: Vec<(i64, i64, u8, u32, u32)> = Vec::new();
+    let mut order: Vec<(i64, u8, i64, u8, u32, u32)> = Vec::new();
     let mut keys = Vec::with_capacity(batches.len());
     for (b, batch) in batches.iter().enumerate() {
         if batch.schema() != schema {
@@ -333,6 +333,7 @@ fn fold(
         let key_columns: Vec<ArrayRef> =
             key_index.iter().map(|i| batch.column(*i).clone()).collect();
         keys.push(converter.convert_columns(&key_columns)?);
+        let xid = batch.column_by_name(XID).ok_or_else(|| missing(XID))?;
         for r in 0..batch.num_rows() {
             let included = match cut {
                 None => true,
@@ -340,8 +341,18 @@ fn fold(
                 Some(AsOf::Time(cut)) => time.value(r) <= cut,
             };
             if included {
+                // Snapshot rows (no transaction) come before a transaction
+                // committing at the same position: the consistent point.
+                let streamed = u8::from(!xid.is_null(r));
                 let rank = u8::from(kinds.value(r) != "update_preimage");
-                order.push((lsn.value(r), seq.value(r), rank, to_u32(b), to_u32(r)));
+                order.push((
+                    lsn.value(r),
+                    streamed,
+                    seq.value(r),
+                    rank,
+                    to_u32(b),
+                    to_u32(r),
+                ));
             }
         }
     }
@@ -350,7 +361,7 @@ fn fold(
     let mut rows: HashMap<Box<[u8]>, Entry> = HashMap::new();
     let mut before: Option<Entry> = None;
     let mut truncated = false;
-    for (lsn, _, _, b, r) in order {
+    for (lsn, _, _, _, b, r) in order {
         let batch = &batches[b as usize];
         let key: Box<[u8]> = keys[b as usize].row(r as usize).as_ref().into();
         let touched = lsn != BASE_LSN;

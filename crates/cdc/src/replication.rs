@@ -27,7 +27,7 @@ pub(crate) const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
 /// Settings every replication session gets, so values arrive in one text
 /// form whatever the server's defaults: ISO dates, UTC times, floats that
 /// read back exactly, hexadecimal `bytea`.
-const SESSION_SETTINGS: [(&str, &str); 6] = [
+pub(crate) const SESSION_SETTINGS: [(&str, &str); 6] = [
     ("client_encoding", "UTF8"),
     ("DateStyle", "ISO, MDY"),
     ("TimeZone", "UTC"),
@@ -35,6 +35,10 @@ const SESSION_SETTINGS: [(&str, &str); 6] = [
     ("bytea_output", "hex"),
     ("IntervalStyle", "postgres"),
 ];
+
+/// The largest backend message accepted (PostgreSQL's own limit for a
+/// value is 1 GiB).
+const MAX_MESSAGE: usize = 1 << 30;
 
 trait Socket: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Socket for T {}
@@ -260,10 +264,12 @@ impl ReplicationConnection {
             match body.get_i32() {
                 0 => return Ok(()),
                 3 => {
-                    let mut pw = password()?.to_vec();
-                    pw.push(0);
-                    frontend::password_message(&pw, &mut self.write)
-                        .map_err(|e| io_err(context, e))?;
+                    // `password_message` adds the terminating NUL itself.
+                    frontend::password_message(password()?, &mut self.write).map_err(|_| {
+                        CdcError::Auth {
+                            reason: "the password cannot be sent (it holds a NUL byte)",
+                        }
+                    })?;
                 }
                 5 => {
                     if body.len() < 4 {
@@ -272,10 +278,11 @@ impl ReplicationConnection {
                     let mut salt = [0; 4];
                     body.copy_to_slice(&mut salt);
                     let hashed = md5_hash(user.as_bytes(), password()?, salt);
-                    let mut pw = hashed.into_bytes();
-                    pw.push(0);
-                    frontend::password_message(&pw, &mut self.write)
-                        .map_err(|e| io_err(context, e))?;
+                    frontend::password_message(hashed.as_bytes(), &mut self.write).map_err(
+                        |_| CdcError::Auth {
+                            reason: "the MD5 answer cannot be sent",
+                        },
+                    )?;
                 }
                 10 => {
                     let offers_scram = body
@@ -288,7 +295,9 @@ impl ReplicationConnection {
                     }
                     let s = ScramSha256::new(password()?, ChannelBinding::unsupported());
                     frontend::sasl_initial_response(SCRAM_SHA_256, s.message(), &mut self.write)
-                        .map_err(|e| io_err(context, e))?;
+                        .map_err(|_| CdcError::Auth {
+                            reason: "the SCRAM message cannot be sent",
+                        })?;
                     scram = Some(s);
                 }
                 11 => {
@@ -298,8 +307,11 @@ impl ReplicationConnection {
                     s.update(&body).map_err(|_| CdcError::Auth {
                         reason: "the server's SCRAM challenge is invalid",
                     })?;
-                    frontend::sasl_response(s.message(), &mut self.write)
-                        .map_err(|e| io_err(context, e))?;
+                    frontend::sasl_response(s.message(), &mut self.write).map_err(|_| {
+                        CdcError::Auth {
+                            reason: "the SCRAM message cannot be sent",
+                        }
+                    })?;
                 }
                 12 => {
                     let s = scram
@@ -483,7 +495,12 @@ impl ReplicationConnection {
                 let tag = self.read[0];
                 let len =
                     u32::from_be_bytes([self.read[1], self.read[2], self.read[3], self.read[4]]);
-                let Some(len) = usize::try_from(len).ok().filter(|l| *l >= 4) else {
+                // PostgreSQL's messages stay below 1 GiB; a larger length is
+                // a broken stream, not a reason to reserve gigabytes.
+                let Some(len) = usize::try_from(len)
+                    .ok()
+                    .filter(|l| (4..=MAX_MESSAGE).contains(l))
+                else {
                     return Err(protocol(context, "invalid message length"));
                 };
                 if self.read.len() > len {
@@ -528,7 +545,7 @@ impl ReplicationStream {
     /// Cancel-safe: it can be raced against a timer in `tokio::select!`
     /// without losing data.
     pub async fn next(&mut self) -> Result<Option<StreamMessage>, CdcError> {
-        let context = "streaming changes";
+        let context = STREAMING;
         loop {
             if self.ended {
                 return Ok(None);
@@ -667,6 +684,9 @@ fn data_row(mut body: Bytes) -> Option<Vec<Option<String>>> {
 }
 
 /// An `ErrorResponse` reduced to its SQLSTATE and message.
+///
+/// While streaming, the message is not kept: errors raised while decoding
+/// (an output function, an encoding conversion) can quote a value.
 fn server_error(context: &'static str, body: &[u8]) -> CdcError {
     let mut sqlstate = String::from("XX000");
     let mut message = String::new();
@@ -681,12 +701,17 @@ fn server_error(context: &'static str, body: &[u8]) -> CdcError {
             _ => {}
         }
     }
+    if context == STREAMING {
+        message = "(not kept: it may quote a value)".to_owned();
+    }
     CdcError::Server {
         context,
         sqlstate,
         message,
     }
 }
+
+const STREAMING: &str = "streaming changes";
 
 fn unexpected(context: &'static str, tag: u8) -> CdcError {
     protocol(context, &format!("message {:?}", char::from(tag)))

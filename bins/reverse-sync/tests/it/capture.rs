@@ -63,6 +63,17 @@ async fn the_snapshot_and_the_stream_meet_without_gap_or_overlap() {
             after_slot += 1;
         }
     }
+    // And some once streaming has surely begun.
+    wait_for_slot(&s).await;
+    for more in 1..=10 {
+        s.client
+            .execute(
+                "INSERT INTO encounter VALUES ($1, 'arrived', NULL)",
+                &[&(id + more)],
+            )
+            .await
+            .expect("insert");
+    }
     let target = wal_position(&s.client).await;
     wait_confirmed(&s.client, &s.config.slot, &target).await;
     let report = running.stop().await;

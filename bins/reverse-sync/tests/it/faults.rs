@@ -11,9 +11,20 @@ use crate::{history, setup, setup_on, start, wait_confirmed, wal_position};
 const TABLE: &str = "CREATE TABLE visit (id int PRIMARY KEY, note text);
                      INSERT INTO visit SELECT g, 'seed' FROM generate_series(1, 10) g;";
 
-/// Every (change type, id, note) of the history, in commit order.
+/// Every (change type, id, note) of the history, in commit order, after
+/// checking that no change is in it twice.
 async fn visits(config: &caresync_reverse_sync::Config) -> Vec<Vec<String>> {
-    history(config, "public.visit", &["_change_type", "id", "note"]).await
+    let rows = history(
+        config,
+        "public.visit",
+        &["_change_type", "id", "note", "_lsn", "_seq"],
+    )
+    .await;
+    let mut seen = std::collections::HashSet::new();
+    for row in &rows {
+        assert!(seen.insert(row.clone()), "a change twice: {row:?}");
+    }
+    rows.into_iter().map(|r| r[..3].to_vec()).collect()
 }
 
 async fn write_changes(client: &tokio_postgres::Client, from: i32, to: i32) {

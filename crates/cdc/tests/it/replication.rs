@@ -91,3 +91,58 @@ fn crate_dsn(config: &tokio_postgres::Config) -> String {
         config.get_dbname().unwrap_or("postgres"),
     )
 }
+
+#[tokio::test]
+async fn password_md5_and_scram_logins_work_and_a_wrong_password_is_refused() {
+    let (client, config) = connect("repl_auth").await;
+    let cluster = caresync_testkit::pg::shared_cluster().expect("the cluster");
+    // Rules for these roles only, ahead of the cluster's trust rules.
+    let hba = cluster.data_dir().join("pg_hba.conf");
+    let rules = "local all cdc_pw password\nlocal replication cdc_pw password\n\
+                 local all cdc_md5 md5\nlocal replication cdc_md5 md5\n\
+                 local all cdc_scram scram-sha-256\nlocal replication cdc_scram scram-sha-256\n";
+    let old = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+    if !old.contains("cdc_scram") {
+        std::fs::write(&hba, format!("{rules}{old}")).expect("pg_hba.conf written");
+    }
+    client
+        .batch_execute(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cdc_scram') THEN
+                 SET password_encryption = 'md5';
+                 CREATE ROLE cdc_md5 LOGIN REPLICATION PASSWORD 'md5 secret';
+                 SET password_encryption = 'scram-sha-256';
+                 CREATE ROLE cdc_pw LOGIN REPLICATION PASSWORD 'plain secret';
+                 CREATE ROLE cdc_scram LOGIN REPLICATION PASSWORD 'scram secret';
+               END IF;
+             END $$;
+             SELECT pg_reload_conf();",
+        )
+        .await
+        .expect("roles");
+    for (user, password) in [
+        ("cdc_pw", "plain secret"),
+        ("cdc_md5", "md5 secret"),
+        ("cdc_scram", "scram secret"),
+    ] {
+        let mut c = config.clone();
+        c.user(user).password(password);
+        let mut repl = ReplicationConnection::connect(&c)
+            .await
+            .unwrap_or_else(|e| panic!("{user} logs in: {e}"));
+        repl.identify_system().await.expect("a command runs");
+
+        c.password("wrong");
+        let e = ReplicationConnection::connect(&c)
+            .await
+            .expect_err("a wrong password");
+        assert!(!e.is_transient(), "{user}: {e}");
+        assert!(!e.to_string().contains("wrong"), "{e}");
+        let mut c = config.clone();
+        c.user(user);
+        let e = ReplicationConnection::connect(&c)
+            .await
+            .expect_err("no password");
+        assert_eq!(e.code(), "CDC-0004", "{user}: {e}");
+    }
+}
