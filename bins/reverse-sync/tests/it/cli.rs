@@ -15,7 +15,7 @@ async fn the_binary_captures_until_sigterm_and_rebuilds_a_past_state() {
     )
     .await;
     let lake = &s.config.lake;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caresync-reverse-sync"))
+    let child = Command::new(env!("CARGO_BIN_EXE_caresync-reverse-sync"))
         .args(["--dsn", &s.config.dsn, "--lake", lake, "--tables", "bed"])
         .args(["--slot", &s.config.slot, "--flush-interval-ms", "100"])
         .stdout(Stdio::null())
