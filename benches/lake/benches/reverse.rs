@@ -14,7 +14,8 @@
 //!   commit in the lake (p50, p95, max).
 //!
 //! `CARESYNC_REVERSE_FLUSH_MS` sets the flush interval (default: reverse
-//! sync's own, 500).
+//! sync's own, 500); `CARESYNC_REVERSE_MIRROR=1` also keeps the
+//! current-state mirror.
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/tmp/t-bench-lake cargo bench -p caresync-bench-lake --bench reverse
@@ -157,6 +158,7 @@ fn main() {
         let mut config = Config::new(&dsn, &lake.path().display().to_string(), &["encounter"]);
         config.slot = db.clone();
         config.flush_interval_ms = flush_ms;
+        config.mirror = env("CARESYNC_REVERSE_MIRROR", 0) == 1;
         let (stop, stopped) = oneshot::channel::<()>();
         let sync = tokio::spawn(async move {
             run(&config, async {
@@ -211,12 +213,13 @@ fn main() {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "reverse sync, offered {rate} changes/s for {seconds} s, flush every {flush_ms} ms:\n\
+            "reverse sync{}, offered {rate} changes/s for {seconds} s, flush every {flush_ms} ms:\n\
              \x20 changes written {} (offered {changes}), load {:.1} s, drained {:.2} s after it\n\
              \x20 sustained {:.0} changes/s (changes / first write to last confirmation)\n\
              \x20 lag per transaction (commit in PostgreSQL -> commit in the lake), {} transactions: \
              p50 {}, p95 {}, max {}\n\
              \x20 lake commits {}",
+            if env("CARESYNC_REVERSE_MIRROR", 0) == 1 { " with the mirror" } else { "" },
             report.changes,
             (written - started).as_secs_f64(),
             (confirmed - written).as_secs_f64(),
