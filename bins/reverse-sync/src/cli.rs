@@ -169,12 +169,8 @@ fn run_rebuild(args: RebuildArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(rebuild_into(&config, &table, as_of, &args.into)) {
         Ok(rows) => {
@@ -196,12 +192,8 @@ fn run_capture(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(async move {
         if let Some(addr) = args.metrics_addr
@@ -226,6 +218,13 @@ fn run_capture(args: RunArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// A multi-threaded runtime, or `None` (logged) when none can start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new()
+        .map_err(|e| tracing::error!(error = %e, "cannot start the async runtime"))
+        .ok()
 }
 
 /// Completes on SIGINT or SIGTERM; the handlers are installed when this is

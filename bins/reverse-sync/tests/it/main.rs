@@ -176,3 +176,51 @@ pub fn rows(rows: &[&[&str]]) -> Vec<Vec<String>> {
         .map(|r| r.iter().map(|v| (*v).to_owned()).collect())
         .collect()
 }
+
+/// A `chart (id, note, body)` table's rows: id, note, and the body's first
+/// character and length (bodies are long), `∅` for null, sorted by id.
+pub type ChartState = Vec<Vec<String>>;
+
+/// The chart table in PostgreSQL now.
+pub async fn chart_in_postgres(client: &Client) -> ChartState {
+    client
+        .query(
+            "SELECT id::text, coalesce(note, '∅'),
+                    coalesce(left(body, 1) || length(body)::text, '∅')
+               FROM chart ORDER BY chart.id",
+            &[],
+        )
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| vec![r.get(0), r.get(1), r.get(2)])
+        .collect()
+}
+
+/// Chart rows from Arrow batches (a rebuilt table, a mirror).
+pub fn chart_in_batches(batches: &[RecordBatch]) -> ChartState {
+    let mut rows: ChartState = Vec::new();
+    for batch in batches {
+        for i in 0..batch.num_rows() {
+            rows.push(
+                ["id", "note", "body"]
+                    .iter()
+                    .map(|c| {
+                        let column = batch.column_by_name(c).expect("a column");
+                        if column.is_null(i) {
+                            return "∅".to_owned();
+                        }
+                        let text = array_value_to_string(column, i).expect("printable");
+                        if *c == "body" {
+                            format!("{}{}", &text[..1], text.chars().count())
+                        } else {
+                            text
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows.sort_by_key(|r| r[0].parse::<i64>().expect("an id"));
+    rows
+}

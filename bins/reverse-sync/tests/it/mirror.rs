@@ -1,55 +1,15 @@
 //! The current-state mirror, kept through the merge engine.
 
 use caresync_lake::LakeTable;
-use deltalake::arrow::array::Array;
-use deltalake::arrow::util::display::array_value_to_string;
 
 use crate::capture::wait_for_slot;
-use crate::{setup, start, wait_confirmed, wal_position};
+use crate::{
+    ChartState, chart_in_batches, chart_in_postgres, setup, start, wait_confirmed, wal_position,
+};
 
-type State = Vec<Vec<String>>;
-
-async fn table_state(client: &tokio_postgres::Client) -> State {
-    client
-        .query(
-            "SELECT id::text, coalesce(note, '∅'),
-                    coalesce(left(body, 1) || length(body)::text, '∅')
-               FROM chart ORDER BY chart.id",
-            &[],
-        )
-        .await
-        .expect("rows")
-        .iter()
-        .map(|r| vec![r.get(0), r.get(1), r.get(2)])
-        .collect()
-}
-
-async fn mirror_state(url: &str) -> State {
+async fn mirror_state(url: &str) -> ChartState {
     let mirror = LakeTable::open(url).await.expect("the mirror");
-    let mut rows: State = Vec::new();
-    for batch in mirror.read_all().await.expect("rows") {
-        for i in 0..batch.num_rows() {
-            rows.push(
-                ["id", "note", "body"]
-                    .iter()
-                    .map(|c| {
-                        let column = batch.column_by_name(c).expect("a column");
-                        if column.is_null(i) {
-                            return "∅".to_owned();
-                        }
-                        let text = array_value_to_string(column, i).expect("printable");
-                        if *c == "body" {
-                            format!("{}{}", &text[..1], text.chars().count())
-                        } else {
-                            text
-                        }
-                    })
-                    .collect(),
-            );
-        }
-    }
-    rows.sort_by_key(|r| r[0].parse::<i64>().expect("an id"));
-    rows
+    chart_in_batches(&mirror.read_all().await.expect("rows"))
 }
 
 #[tokio::test]
@@ -70,7 +30,7 @@ async fn the_mirror_holds_the_tables_current_rows() {
     wait_for_slot(&s).await;
     assert_eq!(
         mirror_state(&url).await,
-        table_state(&s.client).await,
+        chart_in_postgres(&s.client).await,
         "after the snapshot"
     );
 
@@ -89,7 +49,7 @@ async fn the_mirror_holds_the_tables_current_rows() {
     }
     assert_eq!(
         mirror_state(&url).await,
-        table_state(&s.client).await,
+        chart_in_postgres(&s.client).await,
         "after the changes"
     );
 
@@ -102,7 +62,7 @@ async fn the_mirror_holds_the_tables_current_rows() {
     running.stop().await;
     assert_eq!(
         mirror_state(&url).await,
-        table_state(&s.client).await,
+        chart_in_postgres(&s.client).await,
         "after the truncate"
     );
     assert_eq!(mirror_state(&url).await.len(), 1);

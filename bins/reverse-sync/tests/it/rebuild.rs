@@ -3,55 +3,12 @@
 use caresync_cdc::Lsn;
 use caresync_cdc::history::TableName;
 use caresync_reverse_sync::{AsOf, rebuild, rebuild_into};
-use deltalake::arrow::array::{Array, RecordBatch};
-use deltalake::arrow::util::display::array_value_to_string;
+use deltalake::arrow::array::RecordBatch;
 
 use crate::capture::wait_for_slot;
-use crate::{setup, start, wait_confirmed, wal_position};
-
-type State = Vec<Vec<String>>;
-
-async fn state(client: &tokio_postgres::Client) -> State {
-    client
-        .query(
-            "SELECT id::text, coalesce(note, '∅'),
-                    coalesce(left(body, 1) || length(body)::text, '∅')
-               FROM chart ORDER BY chart.id",
-            &[],
-        )
-        .await
-        .expect("rows")
-        .iter()
-        .map(|r| vec![r.get(0), r.get(1), r.get(2)])
-        .collect()
-}
-
-fn as_state(batch: &RecordBatch) -> State {
-    let mut rows: State = (0..batch.num_rows())
-        .map(|i| {
-            ["id", "note", "body"]
-                .iter()
-                .map(|c| {
-                    let column = batch.column_by_name(c).expect("a column");
-                    if column.is_null(i) {
-                        "∅".to_owned()
-                    } else {
-                        let text = array_value_to_string(column, i).expect("printable");
-                        if *c == "body" {
-                            // The first character and the length, as the
-                            // query above.
-                            format!("{}{}", &text[..1], text.chars().count())
-                        } else {
-                            text
-                        }
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    rows.sort_by_key(|r| r[0].parse::<i64>().expect("an id"));
-    rows
-}
+use crate::{
+    ChartState, chart_in_batches, chart_in_postgres, setup, start, wait_confirmed, wal_position,
+};
 
 #[tokio::test]
 async fn a_rebuilt_table_equals_its_real_past_states() {
@@ -77,14 +34,14 @@ async fn a_rebuilt_table_equals_its_real_past_states() {
         "TRUNCATE chart;
          INSERT INTO chart VALUES (1, 'after', 'b');",
     ];
-    let mut checkpoints: Vec<(Lsn, State)> = vec![(
+    let mut checkpoints: Vec<(Lsn, ChartState)> = vec![(
         wal_position(&s.client).await.parse().expect("lsn"),
-        state(&s.client).await,
+        chart_in_postgres(&s.client).await,
     )];
     for step in steps {
         s.client.batch_execute(step).await.expect("step");
         let lsn: Lsn = wal_position(&s.client).await.parse().expect("lsn");
-        checkpoints.push((lsn, state(&s.client).await));
+        checkpoints.push((lsn, chart_in_postgres(&s.client).await));
     }
     let end = checkpoints.last().expect("checkpoints").0.to_string();
     wait_confirmed(&s.client, &s.config.slot, &end).await;
@@ -99,7 +56,7 @@ async fn a_rebuilt_table_equals_its_real_past_states() {
             .await
             .expect("rebuilt");
         assert_eq!(
-            &as_state(&rebuilt),
+            &chart_in_batches(std::slice::from_ref(&rebuilt)),
             expected,
             "as of checkpoint {i} ({lsn})"
         );
@@ -119,7 +76,10 @@ async fn a_rebuilt_table_equals_its_real_past_states() {
     )
     .await
     .expect("rebuilt by time");
-    assert_eq!(as_state(&rebuilt), state(&s.client).await);
+    assert_eq!(
+        chart_in_batches(std::slice::from_ref(&rebuilt)),
+        chart_in_postgres(&s.client).await
+    );
 
     // Written to a Delta table of its own.
     let into = s.lake.path().join("chart_as_of_1").display().to_string();
