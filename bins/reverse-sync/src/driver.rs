@@ -251,6 +251,15 @@ async fn run_once(
             .last_txn_version(&app_id)
             .await?
             .and_then(Lsn::from_i64);
+        if config.mirror
+            && source.primary_key.is_empty()
+            && source.replica_identity == catalog::ReplicaIdentity::Full
+        {
+            return Err(ReverseError::Config(format!(
+                "{}: the mirror needs a primary key (under REPLICA IDENTITY FULL without one, identical rows cannot be told apart)",
+                source.name
+            )));
+        }
         let spec = if config.mirror {
             Some(crate::mirror::mirror_spec(config, &source))
         } else {
@@ -468,7 +477,7 @@ async fn ensure_publication(
 
 async fn open_history(config: &Config, source: &SourceTable) -> Result<LakeTable, ReverseError> {
     let schema = history_schema(&source.columns);
-    let key = source.key().join(",");
+    let key = source.row_key().join(",");
     let spec = TableSpec::new(source.name.to_string(), schema)
         .with_partition_columns([caresync_cdc::history::COMMIT_DATE])
         .with_property(caresync_lake::PRIMARY_KEY_PROPERTY, key)

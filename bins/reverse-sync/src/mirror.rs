@@ -7,7 +7,7 @@ use caresync_cdc::Lsn;
 use caresync_cdc::catalog::SourceTable;
 use caresync_cdc::history::{LSN, history_schema};
 use caresync_cdc::reconstruct::{AsOf, OP, latest, reconstruct};
-use caresync_lake::{LakeTable, MergeSpec, TableSpec, WriteOptions};
+use caresync_lake::{CommitOutcome, LakeTable, MergeSpec, TableSpec, WriteOptions};
 use deltalake::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use deltalake::arrow::compute::{concat_batches, filter_record_batch};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -26,7 +26,7 @@ pub(crate) fn mirror_spec(
     for field in history.fields().iter().take(source.columns.len()) {
         fields.push(field.as_ref().clone());
     }
-    let key: Vec<String> = source.key().into_iter().map(str::to_owned).collect();
+    let key: Vec<String> = source.row_key().into_iter().map(str::to_owned).collect();
     let spec = TableSpec::new(
         format!("{}__current", source.name),
         Arc::new(Schema::new(fields)),
@@ -118,7 +118,8 @@ impl Mirror {
             }
             None => Vec::new(),
         };
-        self.table
+        let outcome = self
+            .table
             .write_idempotent(
                 app_id,
                 at.as_i64(),
@@ -126,6 +127,17 @@ impl Mirror {
                 WriteOptions::overwrite().add_columns(true),
             )
             .await?;
+        if let CommitOutcome::AlreadyApplied { last_txn_version } = outcome
+            && last_txn_version > at.as_i64()
+        {
+            // The mirror records a later position than its history holds
+            // (the history was restored or replaced): it cannot be trusted.
+            return Err(ReverseError::Config(format!(
+                "the mirror {} records position {} beyond its history's {at}; remove it to rebuild it",
+                self.table.url(),
+                Lsn::from_i64(last_txn_version).unwrap_or_default()
+            )));
+        }
         self.applied = Some(at);
         tracing::info!(url = self.table.url(), at = %at, "mirror rebuilt from the history");
         Ok(())
@@ -154,6 +166,12 @@ impl Mirror {
                 let base = concat_batches(&first.schema(), &current)
                     .map_err(|e| ReverseError::Config(format!("cannot read the mirror: {e}")))?;
                 folded = fold(batches, &self.key, Some(&base))?;
+            }
+            if folded.incomplete > 0 {
+                // The mirror lacks the row too (it should not): rather than
+                // write the omitted values as null, take them from the
+                // history.
+                return self.rebuild(history, version, app_id).await;
             }
         }
         let mirror_schema: SchemaRef = self.table.schema()?;

@@ -35,6 +35,8 @@ pub struct SourceTable {
     /// table's order, without generated columns), with the replica
     /// identity's columns marked as key.
     pub columns: Vec<SourceColumn>,
+    /// The primary key's columns, in key order; empty without one.
+    pub primary_key: Vec<String>,
 }
 
 impl SourceTable {
@@ -45,6 +47,18 @@ impl SourceTable {
             .filter(|c| c.key)
             .map(|c| c.name.as_str())
             .collect()
+    }
+
+    /// The columns that tell rows apart: the primary key when there is one
+    /// (also under `REPLICA IDENTITY FULL`), else the identity's columns
+    /// (under `FULL` without a primary key, every column: identical rows
+    /// are then one row).
+    pub fn row_key(&self) -> Vec<&str> {
+        if self.primary_key.is_empty() {
+            self.key()
+        } else {
+            self.primary_key.iter().map(String::as_str).collect()
+        }
     }
 }
 
@@ -139,11 +153,27 @@ pub async fn describe_table(client: &Client, table: &TableName) -> Result<Source
             }
         })
         .collect();
+    let primary_key = client
+        .query(
+            "SELECT a.attname::text
+               FROM pg_index i
+               JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) ON true
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              WHERE i.indrelid = $1::int8::oid AND i.indisprimary
+              ORDER BY k.n",
+            &[&oid],
+        )
+        .await
+        .map_err(|e| sql_error(context, &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     Ok(SourceTable {
         name: table.clone(),
         oid: u32::try_from(oid).unwrap_or(0),
         replica_identity,
         columns,
+        primary_key,
     })
 }
 

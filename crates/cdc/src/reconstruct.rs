@@ -198,7 +198,17 @@ fn base_rows(base: &RecordBatch, history: &SchemaRef) -> Result<RecordBatch, Rec
                     None => new_null_array(field.data_type(), n),
                 },
             };
-            Ok(arrow_cast::cast(&constant, field.data_type())?)
+            // Not the safe cast: a value that does not fit is an error,
+            // never a silent null. Arrow's message may quote the value.
+            let options = arrow_cast::CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            arrow_cast::cast_with_options(&constant, field.data_type(), &options).map_err(|_| {
+                ReconstructError::Shape(format!(
+                    "has column {name} of another type than the current rows'"
+                ))
+            })
         })
         .collect::<Result<_, ReconstructError>>()?;
     Ok(RecordBatch::try_new_with_options(

@@ -187,7 +187,7 @@ async fn updates_and_deletes_carry_before_images_and_omitted_toast_values() {
 
 #[tokio::test]
 async fn a_full_identity_preimage_fills_what_the_postimage_omits() {
-    let s = setup(
+    let mut s = setup(
         "rev_full_toast",
         &["doc"],
         "CREATE TABLE doc (id int PRIMARY KEY, body text, flag int);
@@ -195,12 +195,16 @@ async fn a_full_identity_preimage_fills_what_the_postimage_omits() {
          ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL;",
     )
     .await;
+    // The mirror keys rows by the primary key, not every column (a null
+    // flag would otherwise be a null key).
+    s.config.mirror = true;
     let running = start(&s.config);
     wait_for_slot(&s).await;
     s.client
         .batch_execute(&format!(
             "INSERT INTO doc VALUES (1, '{}', 0);
-             UPDATE doc SET flag = 1 WHERE id = 1;",
+             UPDATE doc SET flag = 1 WHERE id = 1;
+             INSERT INTO doc VALUES (2, 'short', NULL);",
             "y".repeat(20_000)
         ))
         .await
@@ -224,9 +228,31 @@ async fn a_full_identity_preimage_fills_what_the_postimage_omits() {
             &["insert", "0", "∅"],
             &["update_preimage", "0", "∅"],
             &["update_postimage", "1", "∅"],
+            &["insert", "∅", "∅"],
         ])
     );
-    assert_eq!(lengths, [20_000, 20_000, 20_000]);
+    assert_eq!(lengths[..3], [20_000, 20_000, 20_000]);
+    let history = caresync_lake::LakeTable::open(&format!("{}/public.doc", s.config.lake))
+        .await
+        .expect("history");
+    assert_eq!(
+        history
+            .property(caresync_lake::PRIMARY_KEY_PROPERTY)
+            .expect("properties")
+            .as_deref(),
+        Some("id")
+    );
+    let mirror = caresync_lake::LakeTable::open(&format!("{}/public.doc__current", s.config.lake))
+        .await
+        .expect("mirror");
+    let rows: usize = mirror
+        .read_all()
+        .await
+        .expect("rows")
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(rows, 2);
 }
 
 #[tokio::test]
