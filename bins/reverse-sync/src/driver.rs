@@ -555,8 +555,6 @@ struct Streamer<'c> {
     confirmed: Lsn,
     /// The end of the last transaction buffered (not yet written).
     buffered_end: Option<Lsn>,
-    /// Its commit LSN.
-    buffered_commit: Lsn,
     /// Commit times of the buffered transactions, for the lag.
     buffered_commit_times: Vec<i64>,
     buffered_changes: u64,
@@ -593,7 +591,6 @@ impl<'c> Streamer<'c> {
             mirrors,
             confirmed: start,
             buffered_end: None,
-            buffered_commit: start,
             buffered_commit_times: Vec::new(),
             buffered_changes: 0,
             server_wal_end: start,
@@ -648,7 +645,6 @@ impl<'c> Streamer<'c> {
                                 Event::Commit { commit_lsn, end_lsn, commit_unix_micros } => {
                                     tracing::trace!(%commit_lsn, %end_lsn, "commit received");
                                     self.buffered_end = Some(end_lsn);
-                                    self.buffered_commit = commit_lsn;
                                     self.buffered_commit_times.push(commit_unix_micros);
                                     oldest_buffered.get_or_insert_with(Instant::now);
                                     if self.buffered_changes >= self.config.max_batch_changes {
