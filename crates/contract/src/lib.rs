@@ -1,0 +1,45 @@
+//! Data contracts for caresync: what an entity's table holds (fields, types,
+//! required-ness, primary key, PHI class), versioned, and whether a new
+//! version is compatible with the ones before it in the modes schema
+//! registries use.
+//!
+//! ```
+//! use caresync_contract::{Contract, Mode, check};
+//!
+//! let v1 = Contract::from_toml(r#"
+//!     entity = "encounter"
+//!     version = "1.0.0"
+//!     [[field]]
+//!     name = "id"
+//!     type = "string"
+//!     required = true
+//!     primary_key = true
+//! "#, "encounter-1.0.0.toml")?;
+//! let v2 = Contract::from_toml(r#"
+//!     entity = "encounter"
+//!     version = "1.1.0"
+//!     [[field]]
+//!     name = "id"
+//!     type = "string"
+//!     required = true
+//!     primary_key = true
+//!     [[field]]
+//!     name = "mrn"
+//!     type = "string"
+//!     required = true
+//!     phi = "identifier"
+//! "#, "encounter-1.1.0.toml")?;
+//! // Readers on 1.1.0 cannot read 1.0.0 rows, which lack the required MRN.
+//! let breaks = check(&[v1], &v2, Mode::Backward);
+//! assert_eq!(breaks.len(), 1);
+//! assert_eq!(breaks[0].to_string(), "field mrn is new and required (against 1.0.0)");
+//! # Ok::<(), caresync_contract::ContractError>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod compat;
+mod model;
+
+pub use compat::{BreakingChange, Change, Mode, check};
+pub use model::{Contract, ContractError, Field, FieldType, Phi};

@@ -1,0 +1,389 @@
+//! The contract model and its TOML form.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// One version of an entity's contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Contract {
+    /// The entity (`encounter`, `claim_line`).
+    pub entity: String,
+    /// The contract's version.
+    pub version: semver::Version,
+    /// The fields, in order.
+    pub fields: Vec<Field>,
+}
+
+/// One field of a contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Field {
+    /// The column name.
+    pub name: String,
+    /// Its type.
+    pub field_type: FieldType,
+    /// Rows must carry a value.
+    pub required: bool,
+    /// Part of the primary key.
+    pub primary_key: bool,
+    /// How it is classified as protected health information.
+    pub phi: Phi,
+}
+
+/// A field's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FieldType {
+    /// Text.
+    String,
+    /// 32-bit integer.
+    Int32,
+    /// 64-bit integer.
+    Int64,
+    /// 32-bit float.
+    Float32,
+    /// 64-bit float.
+    Float64,
+    /// Exact decimal with precision and scale.
+    Decimal {
+        /// Digits in all.
+        precision: u8,
+        /// Digits after the point.
+        scale: u8,
+    },
+    /// True or false.
+    Boolean,
+    /// A calendar date.
+    Date,
+    /// An instant (UTC).
+    Timestamp,
+    /// Bytes.
+    Binary,
+}
+
+impl FieldType {
+    /// Whether every value of `self` is a value of `to` (the promotions
+    /// schema registries allow: wider integers and floats, integers to
+    /// floats, decimals with more integer digits at the same scale).
+    pub fn widens_to(self, to: FieldType) -> bool {
+        use FieldType::*;
+        match (self, to) {
+            (a, b) if a == b => true,
+            (Int32, Int64 | Float64) | (Int64, Float64) | (Float32, Float64) => true,
+            (Int32, Float32) => true,
+            (
+                Decimal {
+                    precision: p1,
+                    scale: s1,
+                },
+                Decimal {
+                    precision: p2,
+                    scale: s2,
+                },
+            ) => s1 == s2 && p2 >= p1,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldType::String => f.write_str("string"),
+            FieldType::Int32 => f.write_str("int32"),
+            FieldType::Int64 => f.write_str("int64"),
+            FieldType::Float32 => f.write_str("float32"),
+            FieldType::Float64 => f.write_str("float64"),
+            FieldType::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            FieldType::Boolean => f.write_str("boolean"),
+            FieldType::Date => f.write_str("date"),
+            FieldType::Timestamp => f.write_str("timestamp"),
+            FieldType::Binary => f.write_str("binary"),
+        }
+    }
+}
+
+impl FromStr for FieldType {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "string" => FieldType::String,
+            "int32" => FieldType::Int32,
+            "int64" => FieldType::Int64,
+            "float32" => FieldType::Float32,
+            "float64" => FieldType::Float64,
+            "boolean" => FieldType::Boolean,
+            "date" => FieldType::Date,
+            "timestamp" => FieldType::Timestamp,
+            "binary" => FieldType::Binary,
+            other => {
+                let inner = other
+                    .strip_prefix("decimal(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .ok_or(())?;
+                let (p, s) = inner.split_once(',').ok_or(())?;
+                let precision: u8 = p.trim().parse().map_err(|_| ())?;
+                let scale: u8 = s.trim().parse().map_err(|_| ())?;
+                if precision == 0 || precision > 38 || scale > precision {
+                    return Err(());
+                }
+                FieldType::Decimal { precision, scale }
+            }
+        })
+    }
+}
+
+/// How a field is classified as protected health information.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Phi {
+    /// Not PHI.
+    #[default]
+    None,
+    /// Identifies a person on its own (name, MRN, phone, email...).
+    Identifier,
+    /// Identifies a person in combination (dates, ZIP codes, ages).
+    QuasiIdentifier,
+    /// Health information about a person (diagnoses, notes).
+    Sensitive,
+}
+
+/// A contract file that cannot be used. Messages name the file, the line
+/// and the field, never a value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContractError {
+    /// The text is not valid TOML, or not a contract's shape.
+    #[error("[CONTRACT-0001] {file}:{line}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The line (1-based).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The contract parses but says something impossible.
+    #[error("[CONTRACT-0002] {file}:{line}: field {field}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The line (1-based).
+        line: usize,
+        /// The field (or `version`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ContractError {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ContractError::Parse { .. } => "CONTRACT-0001",
+            ContractError::Invalid { .. } => "CONTRACT-0002",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContract {
+    entity: String,
+    version: Spanned<String>,
+    #[serde(rename = "field", default)]
+    fields: Vec<RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    field_type: Spanned<String>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    primary_key: bool,
+    #[serde(default)]
+    phi: Phi,
+}
+
+impl Contract {
+    /// Parses a contract from TOML; `file` names it in errors.
+    ///
+    /// ```toml
+    /// entity = "encounter"
+    /// version = "1.2.0"
+    /// [[field]]
+    /// name = "mrn"
+    /// type = "string"          # string, int32, int64, float32, float64,
+    ///                          # decimal(p,s), boolean, date, timestamp, binary
+    /// required = true
+    /// primary_key = false
+    /// phi = "identifier"       # none, identifier, quasi_identifier, sensitive
+    /// ```
+    pub fn from_toml(text: &str, file: &str) -> Result<Self, ContractError> {
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let raw: RawContract = toml::from_str(text).map_err(|e| ContractError::Parse {
+            file: file.to_owned(),
+            line: e.span().map_or(1, |s| line_of(s.start)),
+            message: e.message().to_owned(),
+        })?;
+        let invalid =
+            |span: std::ops::Range<usize>, field: &str, message: String| ContractError::Invalid {
+                file: file.to_owned(),
+                line: line_of(span.start),
+                field: field.to_owned(),
+                message,
+            };
+        let version = semver::Version::parse(raw.version.get_ref()).map_err(|_| {
+            invalid(
+                raw.version.span(),
+                "version",
+                "not a semantic version (MAJOR.MINOR.PATCH)".to_owned(),
+            )
+        })?;
+        let mut fields: Vec<Field> = Vec::with_capacity(raw.fields.len());
+        for f in raw.fields {
+            let name = f.name.get_ref().clone();
+            if name.is_empty() {
+                return Err(invalid(
+                    f.name.span(),
+                    "(unnamed)",
+                    "an empty name".to_owned(),
+                ));
+            }
+            if fields.iter().any(|g| g.name == name) {
+                return Err(invalid(f.name.span(), &name, "listed twice".to_owned()));
+            }
+            let field_type = f.field_type.get_ref().parse().map_err(|()| {
+                invalid(
+                    f.field_type.span(),
+                    &name,
+                    "unknown type (string, int32, int64, float32, float64, decimal(p,s), boolean, date, timestamp, binary)"
+                        .to_owned(),
+                )
+            })?;
+            if f.primary_key && !f.required {
+                return Err(invalid(
+                    f.name.span(),
+                    &name,
+                    "a primary key field must be required".to_owned(),
+                ));
+            }
+            fields.push(Field {
+                name,
+                field_type,
+                required: f.required,
+                primary_key: f.primary_key,
+                phi: f.phi,
+            });
+        }
+        Ok(Contract {
+            entity: raw.entity,
+            version,
+            fields,
+        })
+    }
+
+    /// The field named `name`.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The primary key's fields, in order.
+    pub fn primary_key(&self) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|f| f.primary_key)
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_files_name_the_file_line_and_field() {
+        let cases = [
+            (
+                "entity = \"e\"\nversion = \"1.0\"\n",
+                "CONTRACT-0002",
+                "f.toml:2: field version",
+            ),
+            (
+                "entity = \"e\"\nversion = \"1.0.0\"\n[[field]]\nname = \"a\"\ntype = \"text\"\n",
+                "CONTRACT-0002",
+                "f.toml:5: field a: unknown type",
+            ),
+            (
+                "entity = \"e\"\nversion = \"1.0.0\"\n[[field]]\nname = \"a\"\ntype = \"int32\"\n[[field]]\nname = \"a\"\ntype = \"int32\"\n",
+                "CONTRACT-0002",
+                "f.toml:7: field a: listed twice",
+            ),
+            (
+                "entity = \"e\"\nversion = \"1.0.0\"\n[[field]]\nname = \"id\"\ntype = \"int64\"\nprimary_key = true\n",
+                "CONTRACT-0002",
+                "must be required",
+            ),
+            (
+                "entity = \"e\"\nversion = \"1.0.0\"\ncolour = 1\n",
+                "CONTRACT-0001",
+                "f.toml:3",
+            ),
+            ("entity = \n", "CONTRACT-0001", "f.toml:1"),
+        ];
+        for (text, code, needle) in cases {
+            let e = Contract::from_toml(text, "f.toml").expect_err(text);
+            assert_eq!(e.code(), code, "{e}");
+            assert!(e.to_string().contains(needle), "{needle:?} not in {e}");
+        }
+    }
+
+    #[test]
+    fn types_parse_print_and_widen() {
+        for t in [
+            "string",
+            "int32",
+            "int64",
+            "float32",
+            "float64",
+            "decimal(12,2)",
+            "boolean",
+            "date",
+            "timestamp",
+            "binary",
+        ] {
+            let parsed: FieldType = t.parse().expect(t);
+            assert_eq!(parsed.to_string(), t);
+        }
+        for bad in [
+            "decimal(0,0)",
+            "decimal(39,2)",
+            "decimal(4,5)",
+            "decimal(4)",
+            "int",
+        ] {
+            assert!(bad.parse::<FieldType>().is_err(), "{bad}");
+        }
+        let d = |p, s| FieldType::Decimal {
+            precision: p,
+            scale: s,
+        };
+        assert!(FieldType::Int32.widens_to(FieldType::Int64));
+        assert!(!FieldType::Int64.widens_to(FieldType::Int32));
+        assert!(d(10, 2).widens_to(d(12, 2)));
+        assert!(!d(10, 2).widens_to(d(12, 3)));
+        assert!(!FieldType::String.widens_to(FieldType::Binary));
+    }
+}
