@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod contract;
 mod doctor;
 mod inspect;
 
@@ -41,6 +42,8 @@ enum Command {
     /// Capture PostgreSQL changes into Delta change-history tables, or
     /// rebuild a table as it was (`reverse rebuild`).
     Reverse(caresync_reverse_sync::cli::Args),
+    /// Data contracts: `contract check`, the compatibility gate.
+    Contract(contract::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,5 +66,6 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Forward(args) => caresync_forward_sync::cli::run_cli(args),
         Command::Reverse(args) => caresync_reverse_sync::cli::run_cli(args),
+        Command::Contract(args) => contract::run(args),
     }
 }

@@ -189,6 +189,34 @@ pub fn check(history: &[Contract], candidate: &Contract, mode: Mode) -> Vec<Brea
     breaks
 }
 
+/// Every version of every entity checked against the versions before it
+/// (in version order): what a registry gate runs. Returns, per entity and
+/// version, its breaking changes; only versions that break are listed.
+pub fn check_all(
+    contracts: &[Contract],
+    mode: Mode,
+) -> Vec<(String, semver::Version, Vec<BreakingChange>)> {
+    let mut entities: Vec<&str> = contracts.iter().map(|c| c.entity.as_str()).collect();
+    entities.sort_unstable();
+    entities.dedup();
+    let mut out = Vec::new();
+    for entity in entities {
+        let mut versions: Vec<Contract> = contracts
+            .iter()
+            .filter(|c| c.entity == entity)
+            .cloned()
+            .collect();
+        versions.sort_by(|a, b| a.version.cmp(&b.version));
+        for i in 1..versions.len() {
+            let breaks = check(&versions[..i], &versions[i], mode);
+            if !breaks.is_empty() {
+                out.push((entity.to_owned(), versions[i].version.clone(), breaks));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,6 +412,30 @@ mod tests {
             "field ward changed type from string to int32 (against 1.0.0)"
         );
         assert_eq!(check(&history, &v3, Mode::FullTransitive).len(), 1);
+    }
+
+    #[test]
+    fn a_registry_is_checked_version_by_version_in_version_order() {
+        let v1 = base();
+        let mut v3 = base();
+        v3.version = semver::Version::new(1, 10, 0);
+        let mut v2 = contract(
+            "1.2.0",
+            &[
+                ("id", Text, true, true),
+                ("mrn", Text, true, false),
+                ("ward", Text, false, false),
+                ("beds", Int32, false, false),
+                ("payer", Text, true, false),
+            ],
+        );
+        v2.entity = "encounter".to_owned();
+        // Given out of order; 1.2.0 adds a required field (breaks
+        // backward), 1.10.0 drops it again (fine backward).
+        let found = check_all(&[v3, v2, v1], Mode::Backward);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "encounter");
+        assert_eq!(found[0].1, semver::Version::new(1, 2, 0));
     }
 
     #[test]

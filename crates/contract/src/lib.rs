@@ -41,5 +41,5 @@
 mod compat;
 mod model;
 
-pub use compat::{BreakingChange, Change, Mode, check};
+pub use compat::{BreakingChange, Change, Mode, check, check_all};
 pub use model::{Contract, ContractError, Field, FieldType, Phi};

@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+mod contract;
 mod inspect;
 
 fn caresync(args: &[&str]) -> (bool, String) {
