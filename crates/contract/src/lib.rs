@@ -38,8 +38,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod codes;
 mod compat;
 mod model;
 
+pub use codes::CodeSystem;
 pub use compat::{BreakingChange, Change, Mode, check, check_all};
 pub use model::{Contract, ContractError, Field, FieldType, Phi};
