@@ -101,6 +101,9 @@ pub enum Change {
     BecameOptional,
     /// The primary key's fields changed.
     KeyChanged,
+    /// A field's code system was added or changed: rows the other side
+    /// wrote may not belong to it.
+    CodeSystemChanged,
 }
 
 /// One breaking change, against one earlier version.
@@ -124,6 +127,7 @@ impl fmt::Display for BreakingChange {
             Change::BecameRequired => "became required".to_owned(),
             Change::BecameOptional => "became optional".to_owned(),
             Change::KeyChanged => "is the new primary key".to_owned(),
+            Change::CodeSystemChanged => "changed code system".to_owned(),
         };
         write!(f, "field {} {what} (against {})", self.field, self.against)
     }
@@ -168,6 +172,15 @@ pub fn check(history: &[Contract], candidate: &Contract, mode: Mode) -> Vec<Brea
                                 to: new.field_type,
                             },
                         );
+                    }
+                    // New readers expect the new system (backward); old
+                    // readers expect the old one (forward). Dropping a
+                    // system loosens for the side that no longer checks.
+                    let system_breaks = was.code_system != new.code_system
+                        && ((mode.backward() && new.code_system.is_some())
+                            || (mode.forward() && was.code_system.is_some()));
+                    if system_breaks {
+                        push(&new.name, Change::CodeSystemChanged);
                     }
                     if mode.backward() && new.required && !was.required {
                         push(&new.name, Change::BecameRequired);
@@ -234,6 +247,7 @@ mod tests {
                     required,
                     primary_key,
                     phi: Phi::None,
+                    code_system: None,
                 })
                 .collect(),
         }
@@ -436,6 +450,23 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, "encounter");
         assert_eq!(found[0].1, semver::Version::new(1, 2, 0));
+    }
+
+    #[test]
+    fn a_code_system_added_breaks_backward_and_dropped_breaks_forward() {
+        let plain = base();
+        let mut coded = base();
+        coded.version = semver::Version::new(1, 1, 0);
+        coded.fields[1].code_system = Some(crate::CodeSystem::Npi);
+        assert_eq!(check(&[plain.clone()], &coded, Mode::Backward).len(), 1);
+        assert!(check(&[plain.clone()], &coded, Mode::Forward).is_empty());
+        let mut plain_again = plain;
+        plain_again.version = semver::Version::new(1, 2, 0);
+        assert!(check(&[coded.clone()], &plain_again, Mode::Backward).is_empty());
+        assert_eq!(
+            check(&[coded], &plain_again, Mode::Forward)[0].change,
+            Change::CodeSystemChanged
+        );
     }
 
     #[test]

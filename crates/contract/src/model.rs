@@ -6,6 +6,8 @@ use std::str::FromStr;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::codes::CodeSystem;
+
 /// One version of an entity's contract.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -32,6 +34,8 @@ pub struct Field {
     pub primary_key: bool,
     /// How it is classified as protected health information.
     pub phi: Phi,
+    /// The code system its values belong to, if any.
+    pub code_system: Option<CodeSystem>,
 }
 
 /// A field's type.
@@ -214,6 +218,8 @@ struct RawField {
     primary_key: bool,
     #[serde(default)]
     phi: Phi,
+    #[serde(default)]
+    code_system: Option<Spanned<String>>,
 }
 
 impl Contract {
@@ -229,6 +235,7 @@ impl Contract {
     /// required = true
     /// primary_key = false
     /// phi = "identifier"       # none, identifier, quasi_identifier, sensitive
+    /// code_system = "icd10cm"  # optional: icd10cm, cpt_hcpcs, loinc, npi
     /// ```
     pub fn from_toml(text: &str, file: &str) -> Result<Self, ContractError> {
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
@@ -279,12 +286,30 @@ impl Contract {
                     "a primary key field must be required".to_owned(),
                 ));
             }
+            let code_system = match &f.code_system {
+                None => None,
+                Some(system) => Some(system.get_ref().parse().map_err(|()| {
+                    invalid(
+                        system.span(),
+                        &name,
+                        "unknown code system (icd10cm, cpt_hcpcs, loinc, npi)".to_owned(),
+                    )
+                })?),
+            };
+            if code_system.is_some() && field_type != FieldType::String {
+                return Err(invalid(
+                    f.field_type.span(),
+                    &name,
+                    "a coded field must be a string".to_owned(),
+                ));
+            }
             fields.push(Field {
                 name,
                 field_type,
                 required: f.required,
                 primary_key: f.primary_key,
                 phi: f.phi,
+                code_system,
             });
         }
         Ok(Contract {
@@ -342,6 +367,16 @@ mod tests {
                 "f.toml:3",
             ),
             ("entity = \n", "CONTRACT-0001", "f.toml:1"),
+            (
+                "entity = \"e\"\nversion = \"1.0.0\"\n[[field]]\nname = \"dx\"\ntype = \"string\"\ncode_system = \"snomed\"\n",
+                "CONTRACT-0002",
+                "f.toml:6: field dx: unknown code system",
+            ),
+            (
+                "entity = \"e\"\nversion = \"1.0.0\"\n[[field]]\nname = \"dx\"\ntype = \"int64\"\ncode_system = \"npi\"\n",
+                "CONTRACT-0002",
+                "must be a string",
+            ),
         ];
         for (text, code, needle) in cases {
             let e = Contract::from_toml(text, "f.toml").expect_err(text);
