@@ -458,8 +458,11 @@ mod tests {
         let mut coded = base();
         coded.version = semver::Version::new(1, 1, 0);
         coded.fields[1].code_system = Some(crate::CodeSystem::Npi);
-        assert_eq!(check(&[plain.clone()], &coded, Mode::Backward).len(), 1);
-        assert!(check(&[plain.clone()], &coded, Mode::Forward).is_empty());
+        assert_eq!(
+            check(std::slice::from_ref(&plain), &coded, Mode::Backward).len(),
+            1
+        );
+        assert!(check(std::slice::from_ref(&plain), &coded, Mode::Forward).is_empty());
         let mut plain_again = plain;
         plain_again.version = semver::Version::new(1, 2, 0);
         assert!(check(&[coded.clone()], &plain_again, Mode::Backward).is_empty());
