@@ -41,7 +41,11 @@
 mod codes;
 mod compat;
 mod model;
+mod validate;
 
 pub use codes::CodeSystem;
 pub use compat::{BreakingChange, Change, Mode, check, check_all};
 pub use model::{Contract, ContractError, Field, FieldType, Phi};
+pub use validate::{
+    MISSING_REQUIRED, NOT_IN_CODE_SYSTEM, ShapeError, Validation, Violation, validate,
+};
