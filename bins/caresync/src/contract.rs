@@ -46,40 +46,9 @@ pub(crate) fn run(args: Args) -> ExitCode {
 }
 
 fn run_check(args: &CheckArgs) -> ExitCode {
-    let mut files = Vec::new();
-    if let Err(e) = toml_files(&args.registry, &mut files) {
-        tracing::error!(registry = %args.registry.display(), error = %e, "cannot read the registry");
+    let Some(contracts) = load_registry(&args.registry) else {
         return ExitCode::from(2);
-    }
-    files.sort();
-    let mut contracts: Vec<Contract> = Vec::with_capacity(files.len());
-    let mut bad = false;
-    for file in &files {
-        let name = file.display().to_string();
-        let parsed = std::fs::read_to_string(file)
-            .map_err(|e| e.to_string())
-            .and_then(|text| Contract::from_toml(&text, &name).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(c) => {
-                if contracts
-                    .iter()
-                    .any(|d| d.entity == c.entity && d.version == c.version)
-                {
-                    tracing::error!(file = %name, entity = %c.entity, version = %c.version, "a second file for this version");
-                    bad = true;
-                } else {
-                    contracts.push(c);
-                }
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                bad = true;
-            }
-        }
-    }
-    if bad {
-        return ExitCode::from(2);
-    }
+    };
     let breaks = check_all(&contracts, args.mode);
     let mut out = std::io::stdout().lock();
     let mut entities: Vec<&str> = contracts.iter().map(|c| c.entity.as_str()).collect();
@@ -108,6 +77,44 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Every contract in the registry folder, sorted by file name; `None`
+/// (after logging each problem) if a file cannot be read or parsed, or two
+/// files hold the same entity and version.
+pub(crate) fn load_registry(registry: &Path) -> Option<Vec<Contract>> {
+    let mut files = Vec::new();
+    if let Err(e) = toml_files(registry, &mut files) {
+        tracing::error!(registry = %registry.display(), error = %e, "cannot read the registry");
+        return None;
+    }
+    files.sort();
+    let mut contracts: Vec<Contract> = Vec::with_capacity(files.len());
+    let mut bad = false;
+    for file in &files {
+        let name = file.display().to_string();
+        let parsed = std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Contract::from_toml(&text, &name).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(c) => {
+                if contracts
+                    .iter()
+                    .any(|d| d.entity == c.entity && d.version == c.version)
+                {
+                    tracing::error!(file = %name, entity = %c.entity, version = %c.version, "a second file for this version");
+                    bad = true;
+                } else {
+                    contracts.push(c);
+                }
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                bad = true;
+            }
+        }
+    }
+    (!bad).then_some(contracts)
 }
 
 fn toml_files(dir: &Path, into: &mut Vec<PathBuf>) -> std::io::Result<()> {

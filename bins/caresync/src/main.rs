@@ -8,8 +8,10 @@
 //! tables as PostgreSQL tables (the `caresync-forward-sync` binary's
 //! command line); and `caresync reverse`, which captures PostgreSQL changes
 //! into Delta change histories and rebuilds past states (the
-//! `caresync-reverse-sync` binary's). Later subcommands (`demo`, `stream`,
-//! `contract`, `policy`) wire the library crates together the same way.
+//! `caresync-reverse-sync` binary's); and `caresync contract check` and
+//! `caresync policy check`, the promotion gates CI runs over contracts and
+//! policies. Later subcommands (`demo`, `stream`) wire the library crates
+//! together the same way.
 
 use std::process::ExitCode;
 
@@ -19,6 +21,7 @@ use tracing_subscriber::EnvFilter;
 mod contract;
 mod doctor;
 mod inspect;
+mod policy;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +47,8 @@ enum Command {
     Reverse(caresync_reverse_sync::cli::Args),
     /// Data contracts: `contract check`, the compatibility gate.
     Contract(contract::Args),
+    /// Masking and row-filter policies: `policy check`, the PHI gate.
+    Policy(policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,5 +72,6 @@ fn main() -> ExitCode {
         Command::Forward(args) => caresync_forward_sync::cli::run_cli(args),
         Command::Reverse(args) => caresync_reverse_sync::cli::run_cli(args),
         Command::Contract(args) => contract::run(args),
+        Command::Policy(args) => policy::run(args),
     }
 }

@@ -20,8 +20,23 @@ pub enum CodeSystem {
 }
 
 impl CodeSystem {
+    /// The name contracts use: `icd10cm`, `cpt_hcpcs`, `loinc`, `npi`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CodeSystem::Icd10Cm => "icd10cm",
+            CodeSystem::CptHcpcs => "cpt_hcpcs",
+            CodeSystem::Loinc => "loinc",
+            CodeSystem::Npi => "npi",
+        }
+    }
+
     /// Whether `code` has the shape (and check digit) of this system.
     pub fn accepts(self, code: &str) -> bool {
+        self.accepts_bytes(code.as_bytes())
+    }
+
+    /// [`CodeSystem::accepts`] over the bytes of a UTF-8 value.
+    pub(crate) fn accepts_bytes(self, code: &[u8]) -> bool {
         match self {
             CodeSystem::Icd10Cm => icd10cm(code),
             CodeSystem::CptHcpcs => cpt_hcpcs(code),
@@ -36,18 +51,19 @@ impl std::str::FromStr for CodeSystem {
 
     /// `icd10cm`, `cpt_hcpcs`, `loinc`, `npi`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "icd10cm" => Ok(CodeSystem::Icd10Cm),
-            "cpt_hcpcs" => Ok(CodeSystem::CptHcpcs),
-            "loinc" => Ok(CodeSystem::Loinc),
-            "npi" => Ok(CodeSystem::Npi),
-            _ => Err(()),
-        }
+        [
+            CodeSystem::Icd10Cm,
+            CodeSystem::CptHcpcs,
+            CodeSystem::Loinc,
+            CodeSystem::Npi,
+        ]
+        .into_iter()
+        .find(|system| system.as_str() == s)
+        .ok_or(())
     }
 }
 
-fn icd10cm(code: &str) -> bool {
-    let b = code.as_bytes();
+fn icd10cm(b: &[u8]) -> bool {
     // A letter (U is reserved for special purposes), a digit, then a digit
     // or letter: the category. Then up to four more, after an optional dot.
     let category = b.len() >= 3
@@ -69,8 +85,8 @@ fn icd10cm(code: &str) -> bool {
             .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
 }
 
-fn cpt_hcpcs(code: &str) -> bool {
-    match code.as_bytes() {
+fn cpt_hcpcs(code: &[u8]) -> bool {
+    match code {
         [a, b, c, d, e] if [a, b, c, d].iter().all(|x| x.is_ascii_digit()) => {
             e.is_ascii_digit() || matches!(e, b'F' | b'T' | b'U')
         }
@@ -81,21 +97,17 @@ fn cpt_hcpcs(code: &str) -> bool {
     }
 }
 
-fn loinc(code: &str) -> bool {
-    let Some((number, check)) = code.split_once('-') else {
-        return false;
-    };
-    let [check] = check.as_bytes() else {
+fn loinc(code: &[u8]) -> bool {
+    let [number @ .., b'-', check] = code else {
         return false;
     };
     (1..=7).contains(&number.len())
-        && number.bytes().all(|b| b.is_ascii_digit())
+        && number.iter().all(u8::is_ascii_digit)
         && check.is_ascii_digit()
-        && luhn_check_digit(number.bytes()) == check - b'0'
+        && luhn_check_digit(number.iter().copied()) == check - b'0'
 }
 
-fn npi(code: &str) -> bool {
-    let b = code.as_bytes();
+fn npi(b: &[u8]) -> bool {
     if b.len() != 10 || !b.iter().all(u8::is_ascii_digit) || !matches!(b[0], b'1' | b'2') {
         return false;
     }
@@ -181,6 +193,14 @@ mod tests {
     #[test]
     fn code_systems_parse_by_name() {
         assert_eq!("npi".parse(), Ok(CodeSystem::Npi));
+        for system in [
+            CodeSystem::Icd10Cm,
+            CodeSystem::CptHcpcs,
+            CodeSystem::Loinc,
+            CodeSystem::Npi,
+        ] {
+            assert_eq!(system.as_str().parse(), Ok(system));
+        }
         assert!("snomed".parse::<CodeSystem>().is_err());
     }
 }

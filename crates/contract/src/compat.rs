@@ -14,10 +14,28 @@
 //!
 //! In every mode a change of primary key breaks: rows are no longer the
 //! same rows.
+//!
+//! Checks on values follow the same logic: a side that checks more than
+//! the other may refuse the other's rows.
+//!
+//! - A **code system** or **pattern** added or changed breaks backward
+//!   (old rows may not have it); dropped or changed, forward. A pattern
+//!   that only widens (`hl7_date` to `hl7_datetime`) is a loosening.
+//! - An **error rule** of the new version that no error rule of the old
+//!   one implies (new, stricter, or raised from a warning) breaks
+//!   backward; an old error rule that no new one implies (dropped,
+//!   loosened, or lowered to a warning) breaks forward. Rules are compared
+//!   by what they check, not by name: renaming one changes nothing. A
+//!   range implies a range within it, an allowed list its supersets, a
+//!   `not_null` a `required_if` on its column, and a required field a
+//!   `not_null` on it; other checks imply only themselves.
+//! - **Warnings** never break: they refuse no row.
 
 use std::fmt;
 
 use crate::model::{Contract, FieldType};
+use crate::pattern::Pattern;
+use crate::rule::{Check, Rule, Severity, implies};
 
 /// A compatibility mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,6 +122,21 @@ pub enum Change {
     /// A field's code system was added or changed: rows the other side
     /// wrote may not belong to it.
     CodeSystemChanged,
+    /// A field's pattern was added, narrowed or changed (backward), or
+    /// dropped, widened or changed (forward).
+    PatternChanged,
+    /// An error rule is new, stricter, or was a warning: old rows may break
+    /// it (backward).
+    RuleAdded {
+        /// The new version's rule.
+        rule: String,
+    },
+    /// An error rule was dropped, loosened, or became a warning: old
+    /// readers may get rows that break it (forward).
+    RuleDropped {
+        /// The old version's rule.
+        rule: String,
+    },
 }
 
 /// One breaking change, against one earlier version.
@@ -112,7 +145,7 @@ pub enum Change {
 pub struct BreakingChange {
     /// The earlier version it breaks against.
     pub against: semver::Version,
-    /// The field (the key's fields, comma-separated, for a key change).
+    /// The field (the key's fields, or a rule's columns, comma-separated).
     pub field: String,
     /// What breaks.
     pub change: Change,
@@ -128,6 +161,21 @@ impl fmt::Display for BreakingChange {
             Change::BecameOptional => "became optional".to_owned(),
             Change::KeyChanged => "is the new primary key".to_owned(),
             Change::CodeSystemChanged => "changed code system".to_owned(),
+            Change::PatternChanged => "changed pattern".to_owned(),
+            Change::RuleAdded { rule } => {
+                return write!(
+                    f,
+                    "rule {rule} on {} is new or stricter (against {})",
+                    self.field, self.against
+                );
+            }
+            Change::RuleDropped { rule } => {
+                return write!(
+                    f,
+                    "rule {rule} on {} was dropped or loosened (against {})",
+                    self.field, self.against
+                );
+            }
         };
         write!(f, "field {} {what} (against {})", self.field, self.against)
     }
@@ -182,6 +230,17 @@ pub fn check(history: &[Contract], candidate: &Contract, mode: Mode) -> Vec<Brea
                     if system_breaks {
                         push(&new.name, Change::CodeSystemChanged);
                     }
+                    // `a` checks no more than `b` does.
+                    let within = |a: Option<Pattern>, b: Option<Pattern>| match (a, b) {
+                        (_, None) => true,
+                        (None, Some(_)) => false,
+                        (Some(a), Some(b)) => a.within(b),
+                    };
+                    let pattern_breaks = (mode.backward() && !within(was.pattern, new.pattern))
+                        || (mode.forward() && !within(new.pattern, was.pattern));
+                    if pattern_breaks {
+                        push(&new.name, Change::PatternChanged);
+                    }
                     if mode.backward() && new.required && !was.required {
                         push(&new.name, Change::BecameRequired);
                     }
@@ -198,8 +257,55 @@ pub fn check(history: &[Contract], candidate: &Contract, mode: Mode) -> Vec<Brea
                 }
             }
         }
+        if mode.backward() {
+            for rule in unimplied(candidate, old) {
+                let rule_name = rule.name.clone();
+                push(
+                    &rule.check.columns().join(","),
+                    Change::RuleAdded { rule: rule_name },
+                );
+            }
+        }
+        if mode.forward() {
+            for rule in unimplied(old, candidate) {
+                let rule_name = rule.name.clone();
+                push(
+                    &rule.check.columns().join(","),
+                    Change::RuleDropped { rule: rule_name },
+                );
+            }
+        }
     }
     breaks
+}
+
+/// The error rules of `strict` that nothing in `loose` implies: rows
+/// `loose` accepts may break them.
+fn unimplied<'a>(strict: &'a Contract, loose: &Contract) -> impl Iterator<Item = &'a Rule> {
+    let errors = |c: &Contract| -> Vec<Check> {
+        let mut checks: Vec<Check> = c
+            .rules
+            .iter()
+            .filter(|r| r.severity == Severity::Error)
+            .map(|r| r.check.clone())
+            .collect();
+        // A required field is a `not_null` rule that cannot be a warning.
+        checks.extend(
+            c.fields
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| Check::NotNull {
+                    column: f.name.clone(),
+                }),
+        );
+        checks
+    };
+    let guaranteed = errors(loose);
+    strict
+        .rules
+        .iter()
+        .filter(|r| r.severity == Severity::Error)
+        .filter(move |r| !guaranteed.iter().any(|g| implies(g, &r.check)))
 }
 
 /// Every version of every entity checked against the versions before it
@@ -234,6 +340,7 @@ pub fn check_all(
 mod tests {
     use super::*;
     use crate::model::{Field, Phi};
+    use crate::rule::Bound;
 
     fn contract(version: &str, fields: &[(&str, FieldType, bool, bool)]) -> Contract {
         Contract {
@@ -248,31 +355,69 @@ mod tests {
                     primary_key,
                     phi: Phi::None,
                     code_system: None,
+                    pattern: None,
                 })
                 .collect(),
+            rules: Vec::new(),
+        }
+    }
+
+    fn rule(name: &str, severity: Severity, check: Check) -> Rule {
+        Rule {
+            name: name.to_owned(),
+            severity,
+            check,
+        }
+    }
+
+    fn beds_at_least(min: i64) -> Check {
+        Check::Range {
+            column: "beds".to_owned(),
+            min: Some(Bound::Int(min)),
+            max: None,
         }
     }
 
     use FieldType::{Int32, Int64, String as Text};
 
+    /// Four fields, the fifth an HL7 date; an error rule on `beds` and a
+    /// warning on `ward`.
     fn base() -> Contract {
-        contract(
+        let mut base = contract(
             "1.0.0",
             &[
                 ("id", Text, true, true),
                 ("mrn", Text, true, false),
                 ("ward", Text, false, false),
                 ("beds", Int32, false, false),
+                ("born", Text, false, false),
             ],
-        )
+        );
+        base.fields[4].pattern = Some(Pattern::Hl7Date);
+        base.rules = vec![
+            rule("beds_counted", Severity::Error, beds_at_least(0)),
+            rule(
+                "ward_recorded",
+                Severity::Warning,
+                Check::NotNull {
+                    column: "ward".to_owned(),
+                },
+            ),
+        ];
+        base
+    }
+
+    /// `base` at `version`, edited.
+    fn edited_at(version: &str, edit: impl FnOnce(&mut Contract)) -> Contract {
+        let mut next = base();
+        next.version = semver::Version::parse(version).expect("version");
+        edit(&mut next);
+        next
     }
 
     /// `base` at 1.1.0, edited.
-    fn edited(edit: impl FnOnce(&mut Vec<Field>)) -> Contract {
-        let mut next = base();
-        next.version = semver::Version::new(1, 1, 0);
-        edit(&mut next.fields);
-        next
+    fn edited(edit: impl FnOnce(&mut Contract)) -> Contract {
+        edited_at("1.1.0", edit)
     }
 
     fn field(name: &str, field_type: FieldType, required: bool) -> Field {
@@ -283,58 +428,176 @@ mod tests {
             primary_key: false,
             phi: Phi::None,
             code_system: None,
+            pattern: None,
         }
     }
 
     /// Each change, and whether each mode allows it: (backward, forward).
     #[test]
     fn each_change_against_each_mode() {
-        type Edit = fn(&mut Vec<Field>);
-        let cases: [(&str, Edit, bool, bool); 8] = [
+        type Edit = fn(&mut Contract);
+        let cases: [(&str, Edit, bool, bool); 23] = [
             (
                 "add an optional field",
-                |f| f.push(field("payer", Text, false)),
+                |c| c.fields.push(field("payer", Text, false)),
                 true,
                 true,
             ),
             (
                 "add a required field",
-                |f| f.push(field("payer", Text, true)),
+                |c| c.fields.push(field("payer", Text, true)),
                 false,
                 true,
             ),
             (
                 "drop an optional field",
-                |f| f.retain(|x| x.name != "ward"),
+                |c| c.fields.retain(|x| x.name != "ward"),
                 true,
                 true,
             ),
             (
                 "drop a required field",
-                |f| f.retain(|x| x.name != "mrn"),
+                |c| c.fields.retain(|x| x.name != "mrn"),
                 true,
                 false,
             ),
-            ("widen a type", |f| f[3].field_type = Int64, true, false),
+            (
+                "widen a type",
+                |c| c.fields[3].field_type = Int64,
+                true,
+                false,
+            ),
             (
                 "make an optional field required",
-                |f| f[2].required = true,
+                |c| c.fields[2].required = true,
                 false,
                 true,
             ),
             (
                 "make a required field optional",
-                |f| f[1].required = false,
+                |c| c.fields[1].required = false,
                 true,
                 false,
             ),
             (
                 "change the key",
-                |f| {
-                    f[0].primary_key = false;
-                    f[1].primary_key = true;
+                |c| {
+                    c.fields[0].primary_key = false;
+                    c.fields[1].primary_key = true;
                 },
                 false,
+                false,
+            ),
+            (
+                "add a pattern",
+                |c| c.fields[1].pattern = Some(Pattern::Zip),
+                false,
+                true,
+            ),
+            (
+                "drop a pattern",
+                |c| c.fields[4].pattern = None,
+                true,
+                false,
+            ),
+            (
+                "widen a pattern",
+                |c| c.fields[4].pattern = Some(Pattern::Hl7Datetime),
+                true,
+                false,
+            ),
+            (
+                "change a pattern",
+                |c| c.fields[4].pattern = Some(Pattern::Date),
+                false,
+                false,
+            ),
+            (
+                "add an error rule",
+                |c| {
+                    let check = Check::NotNull {
+                        column: "born".to_owned(),
+                    };
+                    c.rules.push(rule("born_known", Severity::Error, check));
+                },
+                false,
+                true,
+            ),
+            (
+                "add a warning rule",
+                |c| {
+                    let check = Check::NotNull {
+                        column: "born".to_owned(),
+                    };
+                    c.rules.push(rule("born_known", Severity::Warning, check));
+                },
+                true,
+                true,
+            ),
+            (
+                "add an error rule a required field already implies",
+                |c| {
+                    let check = Check::NotNull {
+                        column: "mrn".to_owned(),
+                    };
+                    c.rules.push(rule("mrn_known", Severity::Error, check));
+                },
+                true,
+                true,
+            ),
+            (
+                "drop an error rule",
+                |c| c.rules.retain(|r| r.name != "beds_counted"),
+                true,
+                false,
+            ),
+            (
+                "drop a warning rule",
+                |c| c.rules.retain(|r| r.name != "ward_recorded"),
+                true,
+                true,
+            ),
+            (
+                "tighten a range",
+                |c| c.rules[0].check = beds_at_least(1),
+                false,
+                true,
+            ),
+            (
+                "loosen a range",
+                |c| c.rules[0].check = beds_at_least(-1),
+                true,
+                false,
+            ),
+            (
+                "raise a warning to an error",
+                |c| c.rules[1].severity = Severity::Error,
+                false,
+                true,
+            ),
+            (
+                "lower an error to a warning",
+                |c| c.rules[0].severity = Severity::Warning,
+                true,
+                false,
+            ),
+            (
+                "rename a rule",
+                |c| c.rules[0].name = "beds_not_negative".to_owned(),
+                true,
+                true,
+            ),
+            (
+                "make a required field a not_null error rule",
+                |c| {
+                    c.fields[1].required = false;
+                    let check = Check::NotNull {
+                        column: "mrn".to_owned(),
+                    };
+                    c.rules.push(rule("mrn_known", Severity::Error, check));
+                },
+                true,
+                // Still a break: old readers were promised a required field.
                 false,
             ),
         ];
@@ -350,28 +613,56 @@ mod tests {
     }
 
     #[test]
+    fn rule_changes_name_the_rule_and_its_columns() {
+        let history = [base()];
+        let next = edited(|c| {
+            c.rules[0].check = beds_at_least(1);
+            c.rules.push(rule(
+                "discharge_after_admit",
+                Severity::Error,
+                Check::Order {
+                    before: "id".to_owned(),
+                    after: "mrn".to_owned(),
+                },
+            ));
+        });
+        let shown: Vec<String> = check(&history, &next, Mode::Full)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "rule beds_counted on beds is new or stricter (against 1.0.0)",
+                "rule discharge_after_admit on mrn,id is new or stricter (against 1.0.0)",
+            ]
+        );
+        let looser = edited(|c| c.rules.clear());
+        let shown: Vec<String> = check(&history, &looser, Mode::Forward)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            ["rule beds_counted on beds was dropped or loosened (against 1.0.0)"]
+        );
+    }
+
+    #[test]
     fn transitive_modes_check_every_earlier_version() {
         // 1.1.0 drops `ward`; 1.2.0 adds it back as an int32. Against
         // 1.1.0 that is a new optional field; against 1.0.0, where `ward`
         // was text, it is a type change.
         let v1 = base();
-        let v2 = contract(
-            "1.1.0",
-            &[
-                ("id", Text, true, true),
-                ("mrn", Text, true, false),
-                ("beds", Int32, false, false),
-            ],
-        );
-        let v3 = contract(
-            "1.2.0",
-            &[
-                ("id", Text, true, true),
-                ("mrn", Text, true, false),
-                ("beds", Int32, false, false),
-                ("ward", Int32, false, false),
-            ],
-        );
+        let v2 = edited_at("1.1.0", |c| {
+            c.fields.retain(|f| f.name != "ward");
+            c.rules.retain(|r| r.check.column() != "ward");
+        });
+        let v3 = edited_at("1.2.0", |c| {
+            c.fields.retain(|f| f.name != "ward");
+            c.rules.retain(|r| r.check.column() != "ward");
+            c.fields.push(field("ward", Int32, false));
+        });
         let history = [v1, v2];
         assert!(check(&history, &v3, Mode::Backward).is_empty());
         let breaks = check(&history, &v3, Mode::BackwardTransitive);
@@ -386,19 +677,8 @@ mod tests {
     #[test]
     fn a_registry_is_checked_version_by_version_in_version_order() {
         let v1 = base();
-        let mut v3 = base();
-        v3.version = semver::Version::new(1, 10, 0);
-        let mut v2 = contract(
-            "1.2.0",
-            &[
-                ("id", Text, true, true),
-                ("mrn", Text, true, false),
-                ("ward", Text, false, false),
-                ("beds", Int32, false, false),
-                ("payer", Text, true, false),
-            ],
-        );
-        v2.entity = "encounter".to_owned();
+        let v3 = edited_at("1.10.0", |_| {});
+        let v2 = edited_at("1.2.0", |c| c.fields.push(field("payer", Text, true)));
         // Given out of order; 1.2.0 adds a required field (breaks
         // backward), 1.10.0 drops it again (fine backward).
         let found = check_all(&[v3, v2, v1], Mode::Backward);
@@ -424,6 +704,34 @@ mod tests {
         assert_eq!(
             check(&[coded], &plain_again, Mode::Forward)[0].change,
             Change::CodeSystemChanged
+        );
+    }
+
+    /// The change `caresync contract check` is tested with: the shipped
+    /// encounter contract, payer class made optional, and nothing else.
+    #[test]
+    fn the_shipped_encounter_with_an_optional_payer_breaks_forward_only() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../contracts/encounter/1.0.0.toml"
+        );
+        let text = std::fs::read_to_string(path).expect("the shipped contract");
+        let optional = text
+            .replace("version = \"1.0.0\"", "version = \"1.1.0\"")
+            .replace(
+                "name = \"payer_class\"\ntype = \"string\"\nrequired = true\n",
+                "name = \"payer_class\"\ntype = \"string\"\n",
+            );
+        let v1 = Contract::from_toml(&text, "encounter/1.0.0.toml").expect("valid");
+        let v2 = Contract::from_toml(&optional, "encounter/1.1.0.toml").expect("valid");
+        assert!(check(std::slice::from_ref(&v1), &v2, Mode::Backward).is_empty());
+        let breaks: Vec<String> = check(&[v1], &v2, Mode::Full)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            breaks,
+            ["field payer_class became optional (against 1.0.0)"]
         );
     }
 

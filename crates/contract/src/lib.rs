@@ -1,7 +1,8 @@
 //! Data contracts for caresync: what an entity's table holds (fields, types,
-//! required-ness, primary key, PHI class), versioned, and whether a new
-//! version is compatible with the ones before it in the modes schema
-//! registries use.
+//! required-ness, primary key, PHI class, code systems and patterns of
+//! values), its quality rules with their severities, versioned; whether a
+//! new version is compatible with the ones before it in the modes schema
+//! registries use; and [`validate`], which checks an Arrow batch row by row.
 //!
 //! ```
 //! use caresync_contract::{Contract, Mode, check};
@@ -41,11 +42,17 @@
 mod codes;
 mod compat;
 mod model;
+mod pattern;
+mod rule;
 mod validate;
 
 pub use codes::CodeSystem;
 pub use compat::{BreakingChange, Change, Mode, check, check_all};
 pub use model::{Contract, ContractError, Field, FieldType, Phi};
+pub use pattern::Pattern;
+pub use rule::{Bound, Check, Rule, Severity};
 pub use validate::{
-    MISSING_REQUIRED, NOT_IN_CODE_SYSTEM, ShapeError, Validation, Violation, validate,
+    CODES, MISSING_CONDITIONAL, MISSING_REQUIRED, NOT_ALLOWED, NOT_IN_CODE_SYSTEM,
+    NOT_MATCHING_PATTERN, NULL_BY_RULE, OUT_OF_ORDER, OUT_OF_RANGE, ShapeError, Validation,
+    Violation, validate,
 };

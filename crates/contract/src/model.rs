@@ -7,6 +7,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::codes::CodeSystem;
+use crate::pattern::Pattern;
+use crate::rule::{RawRule, Rule};
 
 /// One version of an entity's contract.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub struct Contract {
     pub version: semver::Version,
     /// The fields, in order.
     pub fields: Vec<Field>,
+    /// The quality rules, in order.
+    pub rules: Vec<Rule>,
 }
 
 /// One field of a contract.
@@ -36,6 +40,8 @@ pub struct Field {
     pub phi: Phi,
     /// The code system its values belong to, if any.
     pub code_system: Option<CodeSystem>,
+    /// The format its values have, if any (string fields only).
+    pub pattern: Option<Pattern>,
 }
 
 /// A field's type.
@@ -158,6 +164,19 @@ pub enum Phi {
     Sensitive,
 }
 
+impl Phi {
+    /// The name contracts use: `none`, `identifier`, `quasi_identifier`,
+    /// `sensitive`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Phi::None => "none",
+            Phi::Identifier => "identifier",
+            Phi::QuasiIdentifier => "quasi_identifier",
+            Phi::Sensitive => "sensitive",
+        }
+    }
+}
+
 /// A contract file that cannot be used. Messages name the file, the line
 /// and the field, never a value.
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +204,18 @@ pub enum ContractError {
         /// What is wrong.
         message: String,
     },
+    /// A quality rule says something impossible.
+    #[error("[CONTRACT-0002] {file}:{line}: rule {rule}: {message}")]
+    InvalidRule {
+        /// The file.
+        file: String,
+        /// The line (1-based).
+        line: usize,
+        /// The rule's name.
+        rule: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl ContractError {
@@ -192,7 +223,7 @@ impl ContractError {
     pub fn code(&self) -> &'static str {
         match self {
             ContractError::Parse { .. } => "CONTRACT-0001",
-            ContractError::Invalid { .. } => "CONTRACT-0002",
+            ContractError::Invalid { .. } | ContractError::InvalidRule { .. } => "CONTRACT-0002",
         }
     }
 }
@@ -204,6 +235,8 @@ struct RawContract {
     version: Spanned<String>,
     #[serde(rename = "field", default)]
     fields: Vec<RawField>,
+    #[serde(rename = "rule", default)]
+    rules: Vec<RawRule>,
 }
 
 #[derive(Deserialize)]
@@ -220,6 +253,8 @@ struct RawField {
     phi: Phi,
     #[serde(default)]
     code_system: Option<Spanned<String>>,
+    #[serde(default)]
+    pattern: Option<Spanned<String>>,
 }
 
 impl Contract {
@@ -236,7 +271,25 @@ impl Contract {
     /// primary_key = false
     /// phi = "identifier"       # none, identifier, quasi_identifier, sensitive
     /// code_system = "icd10cm"  # optional: icd10cm, cpt_hcpcs, loinc, npi
+    /// pattern = "hl7_date"     # optional: date, hl7_date, hl7_datetime,
+    ///                          # zip, phone_us (string fields only)
+    ///
+    /// [[rule]]
+    /// name = "discharge_after_admit"  # unique; violations carry it
+    /// severity = "error"              # error (row refused) or warning (kept)
+    /// # Exactly one check:
+    /// order = { before = "admitted_at", after = "discharged_at" }
+    /// # not_null = "ward"
+    /// # range = { column = "allowed_amount", min = 0, max = "99999.99" }
+    /// # allowed = { column = "payer_class", values = ["commercial", "medicare"] }
+    /// # required_if = { column = "discharged_at", when = "status", equals = "finished" }
     /// ```
+    ///
+    /// Range bounds are inclusive and in the column's type: integers,
+    /// numbers for floats, numbers or decimal strings for decimals, dates
+    /// (`1900-01-01`) for dates, date-times with an offset
+    /// (`2000-01-01T00:00:00Z`) for timestamps. `order` compares two
+    /// columns of one type (any two integer or any two float types).
     pub fn from_toml(text: &str, file: &str) -> Result<Self, ContractError> {
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
         let raw: RawContract = toml::from_str(text).map_err(|e| ContractError::Parse {
@@ -303,6 +356,23 @@ impl Contract {
                     "a coded field must be a string".to_owned(),
                 ));
             }
+            let pattern = match &f.pattern {
+                None => None,
+                Some(pattern) => Some(pattern.get_ref().parse().map_err(|()| {
+                    invalid(
+                        pattern.span(),
+                        &name,
+                        "unknown pattern (date, hl7_date, hl7_datetime, zip, phone_us)".to_owned(),
+                    )
+                })?),
+            };
+            if pattern.is_some() && field_type != FieldType::String {
+                return Err(invalid(
+                    f.field_type.span(),
+                    &name,
+                    "a field with a pattern must be a string".to_owned(),
+                ));
+            }
             fields.push(Field {
                 name,
                 field_type,
@@ -310,12 +380,21 @@ impl Contract {
                 primary_key: f.primary_key,
                 phi: f.phi,
                 code_system,
+                pattern,
             });
         }
+        let rules =
+            crate::rule::rules(raw.rules, &fields).map_err(|e| ContractError::InvalidRule {
+                file: file.to_owned(),
+                line: line_of(e.span.start),
+                rule: e.rule,
+                message: e.message,
+            })?;
         Ok(Contract {
             entity: raw.entity,
             version,
             fields,
+            rules,
         })
     }
 
@@ -383,6 +462,149 @@ mod tests {
             assert_eq!(e.code(), code, "{e}");
             assert!(e.to_string().contains(needle), "{needle:?} not in {e}");
         }
+    }
+
+    /// The fields every rule case below can name: lines 3 to 14.
+    const FIELDS: &str = "entity = \"e\"\nversion = \"1.0.0\"\n\
+        [[field]]\nname = \"status\"\ntype = \"string\"\n\
+        [[field]]\nname = \"n\"\ntype = \"int32\"\n\
+        [[field]]\nname = \"at\"\ntype = \"timestamp\"\n\
+        [[field]]\nname = \"amount\"\ntype = \"decimal(10,2)\"\n";
+
+    #[test]
+    fn bad_patterns_and_rules_name_the_file_line_and_rule() {
+        let cases = [
+            (
+                "entity = \"e\"\nversion = \"1.0.0\"\n[[field]]\nname = \"d\"\ntype = \"string\"\npattern = \"iso\"\n",
+                "f.toml:6: field d: unknown pattern (date, hl7_date, hl7_datetime, zip, phone_us)",
+            ),
+            (
+                "entity = \"e\"\nversion = \"1.0.0\"\n[[field]]\nname = \"d\"\ntype = \"date\"\npattern = \"date\"\n",
+                "f.toml:5: field d: a field with a pattern must be a string",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"fatal\"\nnot_null = \"n\"\n",
+                "f.toml:17: rule r: unknown severity (error, warning)",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nnot_null = \"n\"\n[[rule]]\nname = \"r\"\nseverity = \"warning\"\nnot_null = \"at\"\n",
+                "f.toml:20: rule r: listed twice",
+            ),
+            (
+                "[[rule]]\nname = \"\"\nseverity = \"error\"\nnot_null = \"n\"\n",
+                "f.toml:16: rule (unnamed): an empty name",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\n",
+                "f.toml:16: rule r: a rule takes exactly one check",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nnot_null = \"n\"\nallowed = { column = \"status\", values = [\"a\"] }\n",
+                "f.toml:16: rule r: a rule takes exactly one check",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nnot_null = \"ward\"\n",
+                "f.toml:18: rule r: no field ward in this contract",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nrange = { column = \"status\", min = 0 }\n",
+                "f.toml:18: rule r: a range needs an integer, float, decimal, date or timestamp column, and status is string",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nrange = { column = \"n\" }\n",
+                "f.toml:18: rule r: a range needs min or max",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nrange = { column = \"n\", min = 2, max = 1 }\n",
+                "f.toml:18: rule r: min is greater than max",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nrange = { column = \"n\", min = 0.5 }\n",
+                "f.toml:18: rule r: an integer column's bound is an integer",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nrange = { column = \"amount\",\n  min = \"0.001\" }\n",
+                "f.toml:19: rule r: a decimal column's bound",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nrange = { column = \"at\", min = 2000-01-01T00:00:00 }\n",
+                "f.toml:18: rule r: a timestamp column's bound is a date-time with an offset",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nallowed = { column = \"n\", values = [\"1\"] }\n",
+                "f.toml:18: rule r: allowed values need a string column, and n is int32",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nallowed = { column = \"status\", values = [] }\n",
+                "f.toml:18: rule r: no values allowed",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\norder = { before = \"n\", after = \"at\" }\n",
+                "f.toml:18: rule r: order needs two integer, float, decimal, date or timestamp columns of one type, and n is int32, at is timestamp",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\norder = { before = \"at\", after = \"at\" }\n",
+                "f.toml:18: rule r: a column ordered against itself",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nrequired_if = { column = \"at\", when = \"n\", equals = \"1\" }\n",
+                "f.toml:18: rule r: the condition needs a string column, and n is int32",
+            ),
+        ];
+        for (rules, needle) in cases {
+            let text = if rules.starts_with("entity") {
+                rules.to_owned()
+            } else {
+                format!("{FIELDS}{rules}")
+            };
+            let e = Contract::from_toml(&text, "f.toml").expect_err(&text);
+            assert_eq!(e.code(), "CONTRACT-0002", "{e}");
+            assert!(e.to_string().contains(needle), "{needle:?} not in {e}");
+        }
+        // Unknown keys and a date that does not exist are not TOML a
+        // contract reads.
+        for (rules, needle) in [
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nnot_nul = \"n\"\n",
+                "f.toml:18",
+            ),
+            (
+                "[[rule]]\nname = \"r\"\nseverity = \"error\"\nrange = { column = \"at\", min = 2023-02-29T00:00:00Z }\n",
+                "f.toml:18",
+            ),
+        ] {
+            let e = Contract::from_toml(&format!("{FIELDS}{rules}"), "f.toml").expect_err(rules);
+            assert_eq!(e.code(), "CONTRACT-0001", "{e}");
+            assert!(e.to_string().contains(needle), "{needle:?} not in {e}");
+        }
+    }
+
+    #[test]
+    fn rules_read_their_checks_and_bounds() {
+        let text = format!(
+            "{FIELDS}\
+            [[rule]]\nname = \"a\"\nseverity = \"warning\"\nrange = {{ column = \"amount\", min = 0, max = \"12.5\" }}\n\
+            [[rule]]\nname = \"b\"\nseverity = \"error\"\nrange = {{ column = \"at\", min = 1970-01-01T01:00:00.25+01:00 }}\n"
+        );
+        let c = Contract::from_toml(&text, "f.toml").expect("valid");
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.rules[0].severity, crate::Severity::Warning);
+        assert_eq!(
+            c.rules[0].check,
+            crate::Check::Range {
+                column: "amount".to_owned(),
+                min: Some(crate::Bound::Decimal(0)),
+                max: Some(crate::Bound::Decimal(1_250)),
+            }
+        );
+        assert_eq!(
+            c.rules[1].check,
+            crate::Check::Range {
+                column: "at".to_owned(),
+                min: Some(crate::Bound::Timestamp(250_000_000)),
+                max: None,
+            }
+        );
     }
 
     #[test]

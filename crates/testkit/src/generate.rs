@@ -7,7 +7,7 @@
 //!
 //! Values are realistic where parsers, policies and contracts care: NPIs carry
 //! a valid Luhn check digit, SSNs avoid the ranges the SSA never issues, some
-//! patients are over 89 and some live in ZIP3 areas that HIPAA Safe Harbor
+//! patients are over 89 and some live in a ZIP3 area that HIPAA Safe Harbor
 //! requires to be reported as `000`. A configurable share of records are
 //! *nasty*: names with apostrophes, hyphens, accents, CJK characters and the
 //! HL7 v2 delimiter characters `| ^ ~ \ &`.
@@ -552,7 +552,9 @@ const PLACES: &[Place] = &[
     place("Phoenix", "AZ", "850", "602"),
     place("Columbus", "OH", "432", "614"),
     place("Nashville", "TN", "372", "615"),
-    // ZIP3 areas with fewer than 20,000 people (HIPAA Safe Harbor reports them as 000).
+    // Small ZIP3 areas: 036 is on HIPAA Safe Harbor's list of areas of
+    // 20,000 people or fewer (reported as 000); 693 and 870 are rural but
+    // not on that list (2000 Census), so they stay.
     place("Keene", "NH", "036", "603"),
     place("Scottsbluff", "NE", "693", "308"),
     place("Grants", "NM", "870", "505"),

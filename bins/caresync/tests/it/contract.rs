@@ -16,33 +16,22 @@ fn registry_with(extra: Option<&str>) -> tempfile::TempDir {
     dir
 }
 
-const PAYER_OPTIONAL: &str = r#"
-entity = "encounter"
-version = "1.1.0"
-[[field]]
-name = "encounter_id"
-type = "string"
-required = true
-primary_key = true
-[[field]]
-name = "mrn"
-type = "string"
-required = true
-phi = "identifier"
-[[field]]
-name = "admitted_at"
-type = "timestamp"
-required = true
-[[field]]
-name = "discharged_at"
-type = "timestamp"
-[[field]]
-name = "payer_class"
-type = "string"
-[[field]]
-name = "ward"
-type = "string"
-"#;
+/// The shipped encounter contract as 1.1.0 with the payer class optional.
+fn payer_optional() -> String {
+    let shipped = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contracts/encounter/1.0.0.toml"
+    );
+    let text = std::fs::read_to_string(shipped).expect("the shipped contract");
+    let edited = text
+        .replace("version = \"1.0.0\"", "version = \"1.1.0\"")
+        .replace(
+            "name = \"payer_class\"\ntype = \"string\"\nrequired = true\n",
+            "name = \"payer_class\"\ntype = \"string\"\n",
+        );
+    assert_ne!(edited, text, "the edit applies");
+    edited
+}
 
 #[test]
 fn the_gate_passes_compatible_versions_and_fails_breaking_ones() {
@@ -52,7 +41,7 @@ fn the_gate_passes_compatible_versions_and_fails_breaking_ones() {
     assert!(out.contains("compatible"), "{out}");
 
     // payer_class made optional: fine backward, breaking forward.
-    let dir = registry_with(Some(PAYER_OPTIONAL));
+    let dir = registry_with(Some(&payer_optional()));
     let registry = dir.path().display().to_string();
     let (ok, out, _) = caresync_with_stderr(&["contract", "check", "--registry", &registry]);
     assert!(ok, "{out}");

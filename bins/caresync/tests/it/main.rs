@@ -4,6 +4,7 @@ use std::process::Command;
 
 mod contract;
 mod inspect;
+mod policy;
 
 fn caresync(args: &[&str]) -> (bool, String) {
     let (ok, out, _) = caresync_with_stderr(args);
