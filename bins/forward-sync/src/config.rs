@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::mask::{MaskConfig, PolicyMask};
 use crate::policy::Policy;
 
 /// How a table is kept in step with its source.
@@ -106,8 +107,12 @@ pub struct TableConfig {
     /// Without it such a table is synced once per run.
     #[serde(default, deserialize_with = "schedule")]
     pub schedule: Option<Duration>,
-    /// Transforms rows before they are written (masking by policy); set in
-    /// code, not in the file.
+    /// Masking by a policy file (`[table.mask]`): read with its keys when
+    /// the configuration is, and set as [`TableConfig::policy`].
+    #[serde(default)]
+    pub mask: Option<MaskConfig>,
+    /// Transforms rows before they are written (masking by policy): from
+    /// `mask`, or set in code.
     #[serde(skip)]
     pub policy: Policy,
 }
@@ -144,6 +149,7 @@ impl TableConfig {
             snapshot_fraction: default_snapshot_fraction(),
             snapshot_min_changes: default_snapshot_min_changes(),
             schedule: None,
+            mask: None,
             policy: Policy::default(),
         }
     }
@@ -195,20 +201,36 @@ impl Config {
     /// assert_eq!(config.tables[0].mode, caresync_forward_sync::Mode::Triggered);
     /// # Ok::<(), caresync_forward_sync::ConfigError>(())
     /// ```
+    ///
+    /// A table's `[table.mask]` policy file is read, with its keys, now: a
+    /// relative path from the current directory. A policy or key that
+    /// cannot be read is an error, never an unmasked table.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let config: Config =
+        Self::from_toml_in(text, Path::new("."))
+    }
+
+    fn from_toml_in(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let mut config: Config =
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.message().to_owned()))?;
         config.check()?;
+        for table in &mut config.tables {
+            if let Some(mask) = &table.mask {
+                let policy =
+                    PolicyMask::load(mask, &table.name, base).map_err(ConfigError::Invalid)?;
+                table.policy = Policy::new(policy);
+            }
+        }
         Ok(config)
     }
 
-    /// Reads and parses a TOML file.
+    /// Reads and parses a TOML file; `[table.mask]` policy paths are
+    /// taken from the file's folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml(&text)
+        Self::from_toml_in(&text, path.parent().unwrap_or(Path::new(".")))
     }
 
     /// Checks what parsing cannot: at least one table, names unique, keys

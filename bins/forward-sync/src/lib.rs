@@ -33,6 +33,7 @@
 pub mod cli;
 mod config;
 mod driver;
+mod mask;
 pub mod metrics;
 mod policy;
 mod progress;
@@ -41,4 +42,5 @@ pub use config::{Config, ConfigError, Mode, TableConfig};
 pub use driver::{
     Action, SnapshotReason, SyncError, SyncReport, run, run_with, sync_table, sync_table_with,
 };
+pub use mask::MaskConfig;
 pub use policy::{BatchPolicy, Policy, PolicyError};

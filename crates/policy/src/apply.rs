@@ -309,9 +309,21 @@ impl Policy {
 }
 
 impl Plan {
+    /// The schema of the batches planned for.
+    pub fn input_schema(&self) -> &SchemaRef {
+        &self.input
+    }
+
     /// The schema of the masked batches.
     pub fn output_schema(&self) -> &SchemaRef {
         &self.output
+    }
+
+    /// Whether consent or a row filter may withhold rows of this plan's
+    /// batches (callers that must keep every row, such as change feeds
+    /// matched by position, refuse such plans).
+    pub fn withholds_rows(&self) -> bool {
+        !self.row_tests.is_empty()
     }
 
     /// Each column's method, in schema order.
@@ -327,12 +339,33 @@ impl Plan {
     /// column. Deterministic: the same batch, keys and plan give the same
     /// output.
     pub fn apply(&self, batch: &RecordBatch) -> Result<Masked, ApplyError> {
-        if batch.schema().fields() != self.input.fields() {
+        // Names and types decide the masking; nullability and metadata may
+        // differ between readers of one table.
+        let schema = batch.schema();
+        if schema.fields().len() != self.input.fields().len() {
             return Err(ApplyError::Column {
                 table: self.table.clone(),
                 column: "*".to_owned(),
-                reason: "the batch's schema differs from the one planned for".to_owned(),
+                reason: format!(
+                    "the batch has {} columns, the plan {}",
+                    schema.fields().len(),
+                    self.input.fields().len()
+                ),
             });
+        }
+        for (found, planned) in schema.fields().iter().zip(self.input.fields()) {
+            if found.name() != planned.name() || found.data_type() != planned.data_type() {
+                return Err(ApplyError::Column {
+                    table: self.table.clone(),
+                    column: planned.name().clone(),
+                    reason: format!(
+                        "planned as {}, the batch has {} {}",
+                        planned.data_type(),
+                        found.name(),
+                        found.data_type()
+                    ),
+                });
+            }
         }
         let rows_in = batch.num_rows();
         let mut keep = vec![true; rows_in];

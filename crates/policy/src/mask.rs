@@ -544,8 +544,18 @@ fn per_day(unit: TimeUnit) -> i64 {
 }
 
 /// Maps each non-null timestamp; `None` from `f` makes the value null.
-fn map_timestamps(column: &ArrayRef, mut f: impl FnMut(i64) -> Option<i64>) -> ArrayRef {
-    map_timestamps_rows(column, |v| f(v?))
+fn map_timestamps(column: &ArrayRef, f: impl Fn(i64) -> Option<i64>) -> ArrayRef {
+    fn map<T: ArrowTimestampType>(column: &ArrayRef, f: impl Fn(i64) -> Option<i64>) -> ArrayRef {
+        let array = column.as_primitive::<T>();
+        let out: PrimitiveArray<T> = array.unary_opt(f);
+        Arc::new(out.with_timezone_opt(array.timezone().map(Arc::<str>::from)))
+    }
+    match column.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => map::<TimestampSecondType>(column, f),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => map::<TimestampMillisecondType>(column, f),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => map::<TimestampMicrosecondType>(column, f),
+        _ => map::<TimestampNanosecondType>(column, f),
+    }
 }
 
 /// Maps every row's timestamp (null in, `None`).

@@ -229,3 +229,105 @@ async fn a_new_policy_copies_the_table_again_so_no_unmasked_row_stays() {
         .expect("the same policy");
     assert_eq!(again.action, Action::UpToDate);
 }
+
+/// A policy file: names hashed for operations, scores kept for operations
+/// only, and, for research, rows of patients who opted out withheld.
+fn policy_file(dir: &tempfile::TempDir, key: &std::path::Path) -> String {
+    let path = dir.path().join("ops.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "policy = \"ops\"\nversion = \"1.2.0\"\npurposes = [\"HOPERAT\", \"HRESCH\"]\n\
+             [keys.k]\nfile = {:?}\n\
+             [[table]]\nname = \"patient\"\n\
+             [[table.rule]]\ncolumns = [\"id\"]\nmethod = \"keep\"\n\
+             [[table.rule]]\ncolumns = [\"name\"]\nmethod = \"hash\"\nkey = \"k\"\n\
+             [[table.rule]]\ncolumns = [\"score\"]\npurposes = [\"HOPERAT\"]\nmethod = \"keep\"\n\
+             [[table.filter]]\npurposes = [\"HRESCH\"]\ndrop_when = {{ column = \"score\", equals = 70 }}\n",
+            key.display().to_string()
+        ),
+    )
+    .expect("the policy file");
+    path.display().to_string()
+}
+
+fn hmac_hex(key: &[u8], value: &str) -> String {
+    caresync_policy::Key::new("k", key)
+        .expect("a key")
+        .mac(&[value.as_bytes()])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_file_masks_the_served_table_for_its_purpose() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut table, url) = lake(&dir, true, 20).await;
+    let (mut client, _) = pg("fwd_policy_file").await;
+    let key = b"a forward-sync test key, 32 bytes or more";
+    let key_file = dir.path().join("k.key");
+    std::fs::write(&key_file, [&key[..], b"\n"].concat()).expect("the key file");
+    let policy = policy_file(&dir, &key_file);
+    let config = |purpose: &str| {
+        caresync_forward_sync::Config::from_toml(&format!(
+            "dsn = \"unused\"\n[[table]]\nsource = {url:?}\nname = \"patient\"\nkey = [\"id\"]\n\
+             [table.mask]\npolicy = {policy:?}\npurpose = \"{purpose}\"\n"
+        ))
+    };
+    let ops = config("HOPERAT").expect("a valid configuration");
+    let first = sync_table(&mut client, &ops.tables[0], Mode::Triggered)
+        .await
+        .expect("first sync");
+    assert!(
+        matches!(first.action, Action::Snapshot { rows: 20, .. }),
+        "{first:?}"
+    );
+    table
+        .update_where("id = 7", &[("name", "'Ada Lovelace'")])
+        .await
+        .expect("update");
+    let second = sync_table(&mut client, &ops.tables[0], Mode::Triggered)
+        .await
+        .expect("second sync");
+    assert!(
+        matches!(second.action, Action::Changes { upserted: 1, .. }),
+        "{second:?}"
+    );
+    let rows = pg_rows(&client).await;
+    assert_eq!(rows.len(), 20);
+    for (id, name, score) in &rows {
+        let source = if *id == 7 {
+            "Ada Lovelace".to_owned()
+        } else {
+            format!("p{id}")
+        };
+        assert_eq!(
+            name.as_deref(),
+            Some(hmac_hex(key, &source).as_str()),
+            "row {id}"
+        );
+        assert_eq!(*score, Some(id * 10));
+    }
+
+    // Research withholds rows, which forward sync cannot do by position:
+    // refused before anything is written, naming the policy, not a value.
+    let research = config("HRESCH").expect("a valid configuration");
+    let err = sync_table(&mut client, &research.tables[0], Mode::Triggered)
+        .await
+        .expect_err("rows withheld");
+    assert!(
+        err.to_string()
+            .contains("policy ops withholds rows of patient"),
+        "{err}"
+    );
+    assert_eq!(pg_rows(&client).await, rows, "nothing written");
+
+    // A key that cannot be read: the configuration is refused.
+    std::fs::remove_file(&key_file).expect("key removed");
+    let err = config("HOPERAT").expect_err("no key");
+    assert!(
+        err.to_string().contains("[POLICY-0003] key k: file"),
+        "{err}"
+    );
+}
