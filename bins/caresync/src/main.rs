@@ -45,7 +45,8 @@ enum Command {
     /// Capture PostgreSQL changes into Delta change-history tables, or
     /// rebuild a table as it was (`reverse rebuild`).
     Reverse(caresync_reverse_sync::cli::Args),
-    /// Data contracts: `contract check`, the compatibility gate.
+    /// Data contracts: `contract check`, the compatibility gate, and
+    /// `contract export --odcs`, the Open Data Contract Standard form.
     Contract(contract::Args),
     /// Masking and row-filter policies: `policy check`, the PHI gate.
     Policy(policy::Args),

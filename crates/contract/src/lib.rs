@@ -2,7 +2,8 @@
 //! required-ness, primary key, PHI class, code systems and patterns of
 //! values), its quality rules with their severities, versioned; whether a
 //! new version is compatible with the ones before it in the modes schema
-//! registries use; and [`validate`], which checks an Arrow batch row by row.
+//! registries use; [`validate`], which checks an Arrow batch row by row;
+//! and [`to_odcs_yaml`], the export to the Open Data Contract Standard (ODCS).
 //!
 //! ```
 //! use caresync_contract::{Contract, Mode, check};
@@ -42,6 +43,7 @@
 mod codes;
 mod compat;
 mod model;
+mod odcs;
 mod pattern;
 mod rule;
 mod validate;
@@ -49,6 +51,7 @@ mod validate;
 pub use codes::CodeSystem;
 pub use compat::{BreakingChange, Change, Mode, check, check_all};
 pub use model::{Contract, ContractError, Field, FieldType, Phi};
+pub use odcs::to_odcs_yaml;
 pub use pattern::Pattern;
 pub use rule::{Bound, Check, Rule, Severity};
 pub use validate::{

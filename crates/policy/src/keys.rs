@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use sha2::Sha256;
+use sha2::block_api::compress256;
+use sha2::{Digest as _, Sha256};
 
 use crate::model::{KeySource, Policy};
 
@@ -48,6 +49,10 @@ impl KeyError {
 #[derive(Clone)]
 pub struct Key {
     mac: Hmac<Sha256>,
+    /// SHA-256 states after the key's inner and outer pad blocks, so that a
+    /// short message costs two block compressions and nothing else.
+    inner: [u32; 8],
+    outer: [u32; 8],
 }
 
 impl fmt::Debug for Key {
@@ -55,6 +60,21 @@ impl fmt::Debug for Key {
         f.write_str("Key(..)")
     }
 }
+
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// The longest message that fits one block with SHA-256's padding.
+const ONE_BLOCK: usize = 55;
 
 impl Key {
     /// A key from its bytes; at least [`MIN_KEY_BYTES`] long.
@@ -69,16 +89,61 @@ impl Key {
             name: name.to_owned(),
             len: bytes.len(),
         })?;
-        Ok(Key { mac })
+        // RFC 2104: a key longer than the block is hashed first; then
+        // zero-padded to the block and XORed with 0x36 (inner), 0x5c (outer).
+        let mut block = [0u8; 64];
+        if bytes.len() > 64 {
+            block[..32].copy_from_slice(&Sha256::digest(bytes));
+        } else {
+            block[..bytes.len()].copy_from_slice(bytes);
+        }
+        let pad = |byte: u8| {
+            let mut state = SHA256_IV;
+            compress256(&mut state, &[block.map(|b| b ^ byte)]);
+            state
+        };
+        Ok(Key {
+            mac,
+            inner: pad(0x36),
+            outer: pad(0x5c),
+        })
     }
 
     /// HMAC-SHA256 of the concatenated parts.
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = self.mac.clone();
-        for part in parts {
-            mac.update(part);
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > ONE_BLOCK {
+            let mut mac = self.mac.clone();
+            for part in parts {
+                mac.update(part);
+            }
+            return mac.finalize().into_bytes().into();
         }
-        mac.finalize().into_bytes().into()
+        // The message and its padding in one block: 0x80, zeros, and the
+        // length in bits of everything hashed (the pad block and the message).
+        let mut block = [0u8; 64];
+        let mut at = 0;
+        for part in parts {
+            block[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        block[at] = 0x80;
+        block[56..].copy_from_slice(&(((64 + len) * 8) as u64).to_be_bytes());
+        let mut state = self.inner;
+        compress256(&mut state, &[block]);
+        let mut outer = [0u8; 64];
+        for (i, word) in state.iter().enumerate() {
+            outer[4 * i..4 * i + 4].copy_from_slice(&word.to_be_bytes());
+        }
+        outer[32] = 0x80;
+        outer[56..].copy_from_slice(&((64 + 32) * 8_u64).to_be_bytes());
+        let mut state = self.outer;
+        compress256(&mut state, &[outer]);
+        let mut out = [0u8; 32];
+        for (i, word) in state.iter().enumerate() {
+            out[4 * i..4 * i + 4].copy_from_slice(&word.to_be_bytes());
+        }
+        out
     }
 }
 
@@ -144,12 +209,28 @@ mod tests {
 
     #[test]
     fn keys_are_hmac_sha256_and_never_shown() {
-        // The parts are one message: the same MAC as over their concatenation.
-        let key = Key::new("k", &[0x0b; 32]).expect("32 bytes");
-        let mut expected = Hmac::<Sha256>::new_from_slice(&[0x0b; 32]).expect("key");
-        expected.update(b"Hi There");
-        let expected: [u8; 32] = expected.finalize().into_bytes().into();
-        assert_eq!(key.mac(&[b"Hi ", b"There"]), expected);
+        // Short keys, block-sized keys and keys longer than a block; messages
+        // of every length around the one-block shortcut, in one or two parts.
+        for key_len in [32, 64, 65, 100] {
+            let key_bytes: Vec<u8> = (0..key_len).map(|i| (i * 7 + 3) as u8).collect();
+            let key = Key::new("k", &key_bytes).expect("a long enough key");
+            for len in 0..=130 {
+                let message: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+                let mut expected = Hmac::<Sha256>::new_from_slice(&key_bytes).expect("key");
+                expected.update(&message);
+                let expected: [u8; 32] = expected.finalize().into_bytes().into();
+                let (a, b) = message.split_at(len / 3);
+                assert_eq!(key.mac(&[a, b]), expected, "key {key_len}, message {len}");
+            }
+        }
+        // RFC 4231, test case 6 (a key longer than a block).
+        let key = Key::new("k", &[0xaa; 131]).expect("131 bytes");
+        let mac = key.mac(&[b"Test Using Larger Than Block-Size Key - Hash Key First"]);
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
         assert_eq!(format!("{key:?}"), "Key(..)");
         let e = Key::new("k", b"short").expect_err("5 bytes");
         assert_eq!(

@@ -4,6 +4,7 @@ use std::process::Command;
 
 mod contract;
 mod inspect;
+mod odcs;
 mod policy;
 
 fn caresync(args: &[&str]) -> (bool, String) {
