@@ -212,14 +212,14 @@ impl Config {
     fn from_toml_in(text: &str, base: &Path) -> Result<Self, ConfigError> {
         let mut config: Config =
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.message().to_owned()))?;
-        config.check()?;
         for table in &mut config.tables {
             if let Some(mask) = &table.mask {
-                let policy =
-                    PolicyMask::load(mask, &table.name, base).map_err(ConfigError::Invalid)?;
+                let policy = PolicyMask::load(mask, &table.name, &table.key, base)
+                    .map_err(ConfigError::Invalid)?;
                 table.policy = Policy::new(policy);
             }
         }
+        config.check()?;
         Ok(config)
     }
 
@@ -244,6 +244,13 @@ impl Config {
             ));
         }
         for (i, t) in self.tables.iter().enumerate() {
+            if t.mask.is_some() && !t.policy.is_set() {
+                return Err(ConfigError::Invalid(format!(
+                    "table {}: [table.mask] names a policy that was not loaded \
+                     (read configurations with Config::load or Config::from_toml)",
+                    t.name
+                )));
+            }
             if let Some(cols) = &t.columns
                 && let Some(k) = t.key.iter().find(|k| !cols.contains(k))
             {

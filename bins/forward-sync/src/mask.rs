@@ -5,10 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use caresync_policy::{Keyring, Plan, Request};
+use caresync_core::calendar::civil_from_days;
+use caresync_policy::{Keyring, Method, Plan, Request};
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
 use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::policy::{BatchPolicy, PolicyError};
 
@@ -43,15 +45,27 @@ pub struct MaskConfig {
 /// A policy file's plan for one served table.
 pub(crate) struct PolicyMask {
     policy: caresync_policy::Policy,
+    /// A fingerprint of the policy's text, its table and its keys: a rule
+    /// edited without a new version, or a rotated key, still changes it.
+    fingerprint: String,
     entity: String,
-    request: Request,
+    principal: String,
+    purpose: String,
+    role: Option<String>,
     keys: Keyring,
     plan: Mutex<Option<Plan>>,
 }
 
 impl PolicyMask {
-    /// Reads the policy (a relative path is taken from `base`) and its keys.
-    pub(crate) fn load(config: &MaskConfig, table: &str, base: &Path) -> Result<Self, String> {
+    /// Reads the policy (a relative path is taken from `base`) and its keys,
+    /// and checks the table's key columns (`key`, when configured) stay
+    /// keys: kept or hashed, never nulled, generalised or tokenised.
+    pub(crate) fn load(
+        config: &MaskConfig,
+        table: &str,
+        key: &[String],
+        base: &Path,
+    ) -> Result<Self, String> {
         let path = base.join(&config.policy);
         let name = path.display().to_string();
         let text = std::fs::read_to_string(&path)
@@ -59,39 +73,70 @@ impl PolicyMask {
         let policy = caresync_policy::Policy::from_toml(&text, &name)
             .map_err(|e| format!("table {table}: {e}"))?;
         let keys = Keyring::from_sources(&policy).map_err(|e| format!("table {table}: {e}"))?;
-        let principal = config
-            .principal
-            .clone()
-            .unwrap_or_else(|| "caresync-forward-sync".to_owned());
-        // The request's time stamps audit records and dates ages; a sync
-        // plans once per schema, so "now" is taken when the mask is loaded.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        let mut request = Request::new(&principal, &config.purpose, now);
-        if let Some(role) = &config.role {
-            request = request.with_role(role);
+        let entity = config.entity.clone().unwrap_or_else(|| table.to_owned());
+        if let Some(spec) = policy.table(&entity) {
+            for column in key {
+                let method = spec.decide(column, &config.purpose, config.role.as_deref());
+                if !matches!(method, Method::Keep | Method::Hash { .. }) {
+                    return Err(format!(
+                        "table {table}: key column {column} would be served as {method}; a key must be kept or hashed"
+                    ));
+                }
+            }
         }
+        let mut digest = Sha256::new();
+        digest.update(text.as_bytes());
+        digest.update(entity.as_bytes());
+        for name in policy.keys.keys() {
+            if let Some(k) = keys.get(name) {
+                digest.update(k.mac(&[b"caresync:key-id"]));
+            }
+        }
+        let fingerprint: String = digest.finalize()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(PolicyMask {
             policy,
-            entity: config.entity.clone().unwrap_or_else(|| table.to_owned()),
-            request,
+            fingerprint,
+            entity,
+            principal: config
+                .principal
+                .clone()
+                .unwrap_or_else(|| "caresync-forward-sync".to_owned()),
+            purpose: config.purpose.clone(),
+            role: config.role.clone(),
             keys,
             plan: Mutex::new(None),
+        })
+    }
+
+    /// A request made now: its time stamps the audit records and is the
+    /// date ages are counted to.
+    fn request(&self) -> Result<Request, PolicyError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_micros()).ok())
+            .ok_or_else(|| PolicyError("the system clock is before 1970".to_owned()))?;
+        let request = Request::new(&self.principal, &self.purpose, now);
+        Ok(match &self.role {
+            Some(role) => request.with_role(role),
+            None => request,
         })
     }
 
     fn plan_for(&self, schema: &SchemaRef) -> Result<Plan, PolicyError> {
         let plan = self
             .policy
-            .plan(&self.entity, schema, &self.request, &self.keys)
+            .plan(&self.entity, schema, &self.request()?, &self.keys)
             .map_err(|e| PolicyError(e.to_string()))?;
         if plan.withholds_rows() {
             return Err(PolicyError(format!(
                 "policy {} withholds rows of {} (consent or a row filter) for purpose {}; \
                  forward sync serves every row of its source, so serve a table whose \
                  rows are already filtered",
-                self.policy.name, self.entity, self.request.purpose
+                self.policy.name, self.entity, self.purpose
             )));
         }
         Ok(plan)
@@ -99,13 +144,21 @@ impl PolicyMask {
 }
 
 impl BatchPolicy for PolicyMask {
+    /// The policy, version, purpose, role, fingerprint and year: a new year
+    /// copies the table again, so birth years of people who turned 90 are
+    /// not left as they were served.
     fn id(&self) -> String {
+        let year = self
+            .request()
+            .map(|r| utc_year(r.at_micros))
+            .unwrap_or_default();
         format!(
-            "{}/{}/{}/{}",
+            "{}/{}/{}/{}/{}/{year}",
             self.policy.name,
             self.policy.version,
-            self.request.purpose,
-            self.request.role.as_deref().unwrap_or("-")
+            self.purpose,
+            self.role.as_deref().unwrap_or("-"),
+            self.fingerprint
         )
     }
 
@@ -146,6 +199,7 @@ impl BatchPolicy for PolicyMask {
         tracing::debug!(
             target: "caresync::audit",
             principal = %audit.principal,
+            role = audit.role.as_deref().unwrap_or("-"),
             purpose = %audit.purpose,
             table = %audit.table,
             policy = %audit.policy,
@@ -164,4 +218,9 @@ fn same_types(a: &SchemaRef, b: &SchemaRef) -> bool {
             .iter()
             .zip(b.fields())
             .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+}
+
+/// The UTC year of an instant (microseconds since 1970).
+fn utc_year(micros: i64) -> i64 {
+    civil_from_days(micros.div_euclid(86_400_000_000)).0
 }

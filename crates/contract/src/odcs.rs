@@ -485,145 +485,149 @@ mod tests {
         check(
             &shipped("encounter"),
             expect![[r#"
-            apiVersion: "v3.1.0"
-            kind: "DataContract"
-            id: "caresync:encounter"
-            name: "encounter"
-            version: "1.0.0"
-            status: "active"
-            schema:
-              - name: "encounter"
-                physicalType: "table"
-                logicalType: "object"
-                properties:
-                  - name: "encounter_id"
-                    logicalType: "string"
-                    physicalType: "string"
-                    required: true
-                    primaryKey: true
-                    primaryKeyPosition: 1
-                  - name: "mrn"
-                    logicalType: "string"
-                    physicalType: "string"
-                    required: true
-                    classification: "restricted"
-                    customProperties:
-                      - property: "caresyncPhi"
-                        value: "identifier"
-                  - name: "admitted_at"
-                    logicalType: "timestamp"
-                    logicalTypeOptions:
-                      timezone: true
-                      defaultTimezone: "Etc/UTC"
-                    physicalType: "timestamp"
-                    required: true
-                    classification: "confidential"
-                    customProperties:
-                      - property: "caresyncPhi"
-                        value: "quasi_identifier"
+                apiVersion: "v3.1.0"
+                kind: "DataContract"
+                id: "caresync:encounter"
+                name: "encounter"
+                version: "1.0.0"
+                status: "active"
+                schema:
+                  - name: "encounter"
+                    physicalType: "table"
+                    logicalType: "object"
+                    properties:
+                      - name: "encounter_id"
+                        logicalType: "string"
+                        physicalType: "string"
+                        required: true
+                        primaryKey: true
+                        primaryKeyPosition: 1
+                        classification: "restricted"
+                        customProperties:
+                          - property: "caresyncPhi"
+                            value: "identifier"
+                      - name: "mrn"
+                        logicalType: "string"
+                        physicalType: "string"
+                        required: true
+                        classification: "restricted"
+                        customProperties:
+                          - property: "caresyncPhi"
+                            value: "identifier"
+                      - name: "admitted_at"
+                        logicalType: "timestamp"
+                        logicalTypeOptions:
+                          timezone: true
+                          defaultTimezone: "Etc/UTC"
+                        physicalType: "timestamp"
+                        required: true
+                        classification: "confidential"
+                        customProperties:
+                          - property: "caresyncPhi"
+                            value: "quasi_identifier"
+                        quality:
+                          - name: "admitted_since_1900"
+                            description: "admitted_at is at least 1900-01-01T00:00:00Z"
+                            type: "custom"
+                            engine: "caresync"
+                            implementation:
+                              range:
+                                column: "admitted_at"
+                                min: "1900-01-01T00:00:00Z"
+                            dimension: "conformity"
+                            severity: "error"
+                      - name: "discharged_at"
+                        logicalType: "timestamp"
+                        logicalTypeOptions:
+                          timezone: true
+                          defaultTimezone: "Etc/UTC"
+                        physicalType: "timestamp"
+                        required: false
+                        classification: "confidential"
+                        customProperties:
+                          - property: "caresyncPhi"
+                            value: "quasi_identifier"
+                      - name: "payer_class"
+                        logicalType: "string"
+                        physicalType: "string"
+                        required: true
+                        quality:
+                          - name: "payer_class_known"
+                            description: "payer_class is one of the valid values"
+                            type: "library"
+                            metric: "invalidValues"
+                            arguments:
+                              validValues:
+                                - "commercial"
+                                - "medicare"
+                                - "medicaid"
+                                - "tricare"
+                                - "self-pay"
+                                - "other"
+                            mustBe: 0
+                            unit: "rows"
+                            dimension: "conformity"
+                            severity: "error"
+                      - name: "status"
+                        logicalType: "string"
+                        physicalType: "string"
+                        required: true
+                        quality:
+                          - name: "status_known"
+                            description: "status is one of the valid values"
+                            type: "library"
+                            metric: "invalidValues"
+                            arguments:
+                              validValues:
+                                - "planned"
+                                - "arrived"
+                                - "triaged"
+                                - "in-progress"
+                                - "onleave"
+                                - "finished"
+                                - "cancelled"
+                                - "entered-in-error"
+                                - "unknown"
+                            mustBe: 0
+                            unit: "rows"
+                            dimension: "conformity"
+                            severity: "error"
+                      - name: "ward"
+                        logicalType: "string"
+                        physicalType: "string"
+                        required: false
+                        quality:
+                          - name: "ward_recorded"
+                            description: "ward has a value"
+                            type: "library"
+                            metric: "nullValues"
+                            mustBe: 0
+                            unit: "rows"
+                            dimension: "completeness"
+                            severity: "warning"
                     quality:
-                      - name: "admitted_since_1900"
-                        description: "admitted_at is at least 1900-01-01T00:00:00Z"
+                      - name: "discharged_when_finished"
+                        description: "discharged_at has a value when status is \"finished\""
                         type: "custom"
                         engine: "caresync"
                         implementation:
-                          range:
-                            column: "admitted_at"
-                            min: "1900-01-01T00:00:00Z"
-                        dimension: "conformity"
-                        severity: "error"
-                  - name: "discharged_at"
-                    logicalType: "timestamp"
-                    logicalTypeOptions:
-                      timezone: true
-                      defaultTimezone: "Etc/UTC"
-                    physicalType: "timestamp"
-                    required: false
-                    classification: "confidential"
-                    customProperties:
-                      - property: "caresyncPhi"
-                        value: "quasi_identifier"
-                  - name: "payer_class"
-                    logicalType: "string"
-                    physicalType: "string"
-                    required: true
-                    quality:
-                      - name: "payer_class_known"
-                        description: "payer_class is one of the valid values"
-                        type: "library"
-                        metric: "invalidValues"
-                        arguments:
-                          validValues:
-                            - "commercial"
-                            - "medicare"
-                            - "medicaid"
-                            - "tricare"
-                            - "self-pay"
-                            - "other"
-                        mustBe: 0
-                        unit: "rows"
-                        dimension: "conformity"
-                        severity: "error"
-                  - name: "status"
-                    logicalType: "string"
-                    physicalType: "string"
-                    required: true
-                    quality:
-                      - name: "status_known"
-                        description: "status is one of the valid values"
-                        type: "library"
-                        metric: "invalidValues"
-                        arguments:
-                          validValues:
-                            - "planned"
-                            - "arrived"
-                            - "triaged"
-                            - "in-progress"
-                            - "onleave"
-                            - "finished"
-                            - "cancelled"
-                            - "entered-in-error"
-                            - "unknown"
-                        mustBe: 0
-                        unit: "rows"
-                        dimension: "conformity"
-                        severity: "error"
-                  - name: "ward"
-                    logicalType: "string"
-                    physicalType: "string"
-                    required: false
-                    quality:
-                      - name: "ward_recorded"
-                        description: "ward has a value"
-                        type: "library"
-                        metric: "nullValues"
-                        mustBe: 0
-                        unit: "rows"
+                          required_if:
+                            column: "discharged_at"
+                            when: "status"
+                            equals: "finished"
                         dimension: "completeness"
-                        severity: "warning"
-                quality:
-                  - name: "discharged_when_finished"
-                    description: "discharged_at has a value when status is \"finished\""
-                    type: "custom"
-                    engine: "caresync"
-                    implementation:
-                      required_if:
-                        column: "discharged_at"
-                        when: "status"
-                        equals: "finished"
-                    dimension: "completeness"
-                    severity: "error"
-                  - name: "discharged_after_admitted"
-                    description: "admitted_at is not after discharged_at when both have values"
-                    type: "custom"
-                    engine: "caresync"
-                    implementation:
-                      order:
-                        before: "admitted_at"
-                        after: "discharged_at"
-                    dimension: "consistency"
-                    severity: "error"
-        "#]],
+                        severity: "error"
+                      - name: "discharged_after_admitted"
+                        description: "admitted_at is not after discharged_at when both have values"
+                        type: "custom"
+                        engine: "caresync"
+                        implementation:
+                          order:
+                            before: "admitted_at"
+                            after: "discharged_at"
+                        dimension: "consistency"
+                        severity: "error"
+            "#]],
         );
     }
 
@@ -632,115 +636,119 @@ mod tests {
         check(
             &shipped("claim_line"),
             expect![[r#"
-            apiVersion: "v3.1.0"
-            kind: "DataContract"
-            id: "caresync:claim_line"
-            name: "claim_line"
-            version: "1.0.0"
-            status: "active"
-            schema:
-              - name: "claim_line"
-                physicalType: "table"
-                logicalType: "object"
-                properties:
-                  - name: "claim_key"
-                    logicalType: "string"
-                    physicalType: "string"
-                    required: true
-                    primaryKey: true
-                    primaryKeyPosition: 1
-                  - name: "line_number"
-                    logicalType: "integer"
-                    logicalTypeOptions:
-                      format: "i32"
-                    physicalType: "int32"
-                    required: true
-                    primaryKey: true
-                    primaryKeyPosition: 2
-                    quality:
-                      - name: "line_number_positive"
-                        description: "line_number is at least 1"
-                        type: "custom"
-                        engine: "caresync"
-                        implementation:
-                          range:
-                            column: "line_number"
-                            min: 1
-                        dimension: "conformity"
-                        severity: "error"
-                  - name: "procedure_code"
-                    logicalType: "string"
-                    logicalTypeOptions:
-                      pattern: "^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$"
-                    physicalType: "string"
-                    required: true
-                    customProperties:
-                      - property: "caresyncCodeSystem"
-                        value: "cpt_hcpcs"
-                  - name: "primary_diagnosis"
-                    logicalType: "string"
-                    logicalTypeOptions:
-                      pattern: "^[A-TV-Z][0-9][0-9A-Z](\\.?[0-9A-Z]{1,4})?$"
-                    physicalType: "string"
-                    required: true
-                    classification: "restricted"
-                    customProperties:
-                      - property: "caresyncPhi"
-                        value: "sensitive"
-                      - property: "caresyncCodeSystem"
-                        value: "icd10cm"
-                  - name: "allowed_amount"
-                    logicalType: "number"
-                    physicalType: "decimal(12,2)"
-                    required: true
-                    quality:
-                      - name: "allowed_amount_not_negative"
-                        description: "allowed_amount is at least 0.00"
-                        type: "custom"
-                        engine: "caresync"
-                        implementation:
-                          range:
-                            column: "allowed_amount"
-                            min: "0.00"
-                        dimension: "conformity"
-                        severity: "error"
-                  - name: "rendering_npi"
-                    logicalType: "string"
-                    logicalTypeOptions:
-                      pattern: "^[12][0-9]{9}$"
-                    physicalType: "string"
-                    required: false
-                    customProperties:
-                      - property: "caresyncCodeSystem"
-                        value: "npi"
-                  - name: "service_date"
-                    logicalType: "date"
-                    physicalType: "date"
-                    required: false
-                    classification: "confidential"
-                    customProperties:
-                      - property: "caresyncPhi"
-                        value: "quasi_identifier"
-                    quality:
-                      - name: "service_date_recorded"
-                        description: "service_date has a value"
-                        type: "library"
-                        metric: "nullValues"
-                        mustBe: 0
-                        unit: "rows"
-                        dimension: "completeness"
-                        severity: "warning"
-                      - name: "service_date_since_1900"
-                        description: "service_date is at least 1900-01-01"
-                        type: "custom"
-                        engine: "caresync"
-                        implementation:
-                          range:
-                            column: "service_date"
-                            min: "1900-01-01"
-                        dimension: "conformity"
-                        severity: "error"
-        "#]],
+                apiVersion: "v3.1.0"
+                kind: "DataContract"
+                id: "caresync:claim_line"
+                name: "claim_line"
+                version: "1.0.0"
+                status: "active"
+                schema:
+                  - name: "claim_line"
+                    physicalType: "table"
+                    logicalType: "object"
+                    properties:
+                      - name: "claim_key"
+                        logicalType: "string"
+                        physicalType: "string"
+                        required: true
+                        primaryKey: true
+                        primaryKeyPosition: 1
+                        classification: "restricted"
+                        customProperties:
+                          - property: "caresyncPhi"
+                            value: "identifier"
+                      - name: "line_number"
+                        logicalType: "integer"
+                        logicalTypeOptions:
+                          format: "i32"
+                        physicalType: "int32"
+                        required: true
+                        primaryKey: true
+                        primaryKeyPosition: 2
+                        quality:
+                          - name: "line_number_positive"
+                            description: "line_number is at least 1"
+                            type: "custom"
+                            engine: "caresync"
+                            implementation:
+                              range:
+                                column: "line_number"
+                                min: 1
+                            dimension: "conformity"
+                            severity: "error"
+                      - name: "procedure_code"
+                        logicalType: "string"
+                        logicalTypeOptions:
+                          pattern: "^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$"
+                        physicalType: "string"
+                        required: true
+                        customProperties:
+                          - property: "caresyncCodeSystem"
+                            value: "cpt_hcpcs"
+                      - name: "primary_diagnosis"
+                        logicalType: "string"
+                        logicalTypeOptions:
+                          pattern: "^[A-TV-Z][0-9][0-9A-Z](\\.?[0-9A-Z]{1,4})?$"
+                        physicalType: "string"
+                        required: true
+                        classification: "restricted"
+                        customProperties:
+                          - property: "caresyncPhi"
+                            value: "sensitive"
+                          - property: "caresyncCodeSystem"
+                            value: "icd10cm"
+                      - name: "allowed_amount"
+                        logicalType: "number"
+                        physicalType: "decimal(12,2)"
+                        required: true
+                        quality:
+                          - name: "allowed_amount_not_negative"
+                            description: "allowed_amount is at least 0.00"
+                            type: "custom"
+                            engine: "caresync"
+                            implementation:
+                              range:
+                                column: "allowed_amount"
+                                min: "0.00"
+                            dimension: "conformity"
+                            severity: "error"
+                      - name: "rendering_npi"
+                        logicalType: "string"
+                        logicalTypeOptions:
+                          pattern: "^[12][0-9]{9}$"
+                        physicalType: "string"
+                        required: false
+                        customProperties:
+                          - property: "caresyncCodeSystem"
+                            value: "npi"
+                      - name: "service_date"
+                        logicalType: "date"
+                        physicalType: "date"
+                        required: false
+                        classification: "confidential"
+                        customProperties:
+                          - property: "caresyncPhi"
+                            value: "quasi_identifier"
+                        quality:
+                          - name: "service_date_recorded"
+                            description: "service_date has a value"
+                            type: "library"
+                            metric: "nullValues"
+                            mustBe: 0
+                            unit: "rows"
+                            dimension: "completeness"
+                            severity: "warning"
+                          - name: "service_date_since_1900"
+                            description: "service_date is at least 1900-01-01"
+                            type: "custom"
+                            engine: "caresync"
+                            implementation:
+                              range:
+                                column: "service_date"
+                                min: "1900-01-01"
+                            dimension: "conformity"
+                            severity: "error"
+            "#]],
         );
     }
 

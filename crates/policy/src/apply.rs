@@ -86,6 +86,15 @@ pub enum ApplyError {
         /// first 40 characters of the request's).
         purpose: String,
     },
+    /// The policy distinguishes roles and the request has none, or one it
+    /// does not know: its rules cannot be chosen.
+    #[error("[POLICY-0008] policy {policy} does not know role {role}")]
+    Role {
+        /// The policy.
+        policy: String,
+        /// The request's role (`(none)` without one; at most 40 characters).
+        role: String,
+    },
     /// A masked column would exceed Arrow's 2 GiB text column.
     #[error(
         "[POLICY-0007] table {table}: column {column}: masked values exceed 2 GiB; split the batch"
@@ -107,6 +116,7 @@ impl ApplyError {
             ApplyError::Column { .. } => "POLICY-0005",
             ApplyError::Purpose { .. } => "POLICY-0006",
             ApplyError::TooLarge { .. } => "POLICY-0007",
+            ApplyError::Role { .. } => "POLICY-0008",
         }
     }
 }
@@ -158,6 +168,20 @@ impl Policy {
             return Err(ApplyError::Purpose {
                 policy: self.name.clone(),
                 purpose: request.purpose.chars().take(40).collect(),
+            });
+        }
+        if !self.roles.is_empty()
+            && !request
+                .role
+                .as_ref()
+                .is_some_and(|r| self.roles.contains(r))
+        {
+            return Err(ApplyError::Role {
+                policy: self.name.clone(),
+                role: request
+                    .role
+                    .as_deref()
+                    .map_or_else(|| "(none)".to_owned(), |r| r.chars().take(40).collect()),
             });
         }
         let spec = self.table(table).ok_or_else(|| ApplyError::NoTable {
@@ -410,12 +434,34 @@ impl Plan {
             columns.push(masked);
         }
         let rows_out = served.num_rows();
-        let batch =
-            RecordBatch::try_new(self.output.clone(), columns).map_err(|e| ApplyError::Column {
-                table: self.table.clone(),
-                column: "*".to_owned(),
-                reason: format!("the masked batch is inconsistent: {e}"),
-            })?;
+        // A column the plan kept as non-nullable may hold nulls in this
+        // batch (readers differ on nullability): the output says so.
+        let output = if columns
+            .iter()
+            .zip(self.output.fields())
+            .any(|(c, f)| !f.is_nullable() && c.null_count() > 0)
+        {
+            let fields: Vec<Field> = columns
+                .iter()
+                .zip(self.output.fields())
+                .map(|(c, f)| {
+                    f.as_ref()
+                        .clone()
+                        .with_nullable(f.is_nullable() || c.null_count() > 0)
+                })
+                .collect();
+            Arc::new(Schema::new_with_metadata(
+                fields,
+                self.output.metadata().clone(),
+            ))
+        } else {
+            self.output.clone()
+        };
+        let batch = RecordBatch::try_new(output, columns).map_err(|e| ApplyError::Column {
+            table: self.table.clone(),
+            column: "*".to_owned(),
+            reason: format!("the masked batch is inconsistent: {e}"),
+        })?;
         let masked_columns = self
             .methods()
             .filter(|(_, m)| !matches!(m, Method::Keep))
@@ -444,13 +490,17 @@ impl Plan {
 /// Clears `keep` where the row's consent excludes `purpose`; returns how
 /// many rows it newly withheld.
 fn consent_test(column: &ArrayRef, holds: ConsentHolds, purpose: &str, keep: &mut [bool]) -> u64 {
+    let nulls = column.logical_nulls();
     let lists = |i: usize| -> Option<bool> {
-        if column.is_null(i) {
+        if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return None;
         }
+        // Codes are separated by anything but letters and digits, and
+        // compared without regard to case: an exclusion is never missed
+        // for its spelling.
         let listed = |text: &str| {
-            text.split([',', ' ', ';', '|'])
-                .any(|code| code.trim() == purpose)
+            text.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|code| code.eq_ignore_ascii_case(purpose))
         };
         Some(match column.data_type() {
             DataType::Utf8 => listed(column.as_string::<i32>().value(i)),
@@ -459,12 +509,14 @@ fn consent_test(column: &ArrayRef, holds: ConsentHolds, purpose: &str, keep: &mu
             DataType::List(_) => {
                 let item = column.as_list::<i32>().value(i);
                 let item = item.as_string::<i32>();
-                item.iter().any(|c| c.is_some_and(|c| c.trim() == purpose))
+                item.iter()
+                    .any(|c| c.is_some_and(|c| c.trim().eq_ignore_ascii_case(purpose)))
             }
             _ => {
                 let item = column.as_list::<i64>().value(i);
                 let item = item.as_string::<i32>();
-                item.iter().any(|c| c.is_some_and(|c| c.trim() == purpose))
+                item.iter()
+                    .any(|c| c.is_some_and(|c| c.trim().eq_ignore_ascii_case(purpose)))
             }
         })
     };
@@ -485,8 +537,10 @@ fn consent_test(column: &ArrayRef, holds: ConsentHolds, purpose: &str, keep: &mu
 /// Clears `keep` where `condition` holds; returns how many rows it newly
 /// withheld.
 fn drop_test(column: &ArrayRef, condition: &Condition, keep: &mut [bool]) -> u64 {
+    let nulls = column.logical_nulls();
+    let is_null = |i: usize| nulls.as_ref().is_some_and(|n| n.is_null(i));
     let equals = |i: usize, literal: &Literal| -> bool {
-        if column.is_null(i) {
+        if is_null(i) {
             return false;
         }
         match (literal, column.data_type()) {
@@ -506,7 +560,7 @@ fn drop_test(column: &ArrayRef, condition: &Condition, keep: &mut [bool]) -> u64
         let drop = match condition {
             Condition::Equals(l) => equals(i, l),
             Condition::In(ls) => ls.iter().any(|l| equals(i, l)),
-            Condition::IsNull => column.is_null(i),
+            Condition::IsNull => is_null(i),
         };
         if *k && drop {
             *k = false;

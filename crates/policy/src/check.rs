@@ -100,7 +100,19 @@ pub fn check(policy: &Policy, contracts: &[Contract]) -> Vec<Finding> {
             }
             if let Method::DateShift { by, .. } = &rule.method {
                 let what = format!("date_shift at line {} (by)", rule.line);
-                named(by, &what, &mut findings);
+                if named(by, &what, &mut findings)
+                    && let Some(field) = contract.field(by)
+                    && !mask::is_identifier(&arrow_type(field.field_type))
+                {
+                    findings.push(finding(
+                        UNSUITABLE_METHOD,
+                        Some(by),
+                        format!(
+                            "{what}: a {} field cannot name a patient (text, binary or integer)",
+                            field.field_type
+                        ),
+                    ));
+                }
             }
         }
         if let Some(consent) = &table.consent {
@@ -114,6 +126,26 @@ pub fn check(policy: &Policy, contracts: &[Contract]) -> Vec<Finding> {
         } else {
             policy.roles.iter().map(|r| Some(r.as_str())).collect()
         };
+        // Fields some request leaves to the table's default must suit it.
+        for field in &contract.fields {
+            let defaulted = policy.purposes.iter().any(|purpose| {
+                roles
+                    .iter()
+                    .any(|role| table.rule_for(&field.name, purpose, *role).is_none())
+            });
+            if defaulted
+                && let Err(why) = mask::suits(&table.default, &arrow_type(field.field_type))
+            {
+                findings.push(finding(
+                    UNSUITABLE_METHOD,
+                    Some(&field.name),
+                    format!(
+                        "the table's default, {}, on a {} field: {why}",
+                        table.default, field.field_type
+                    ),
+                ));
+            }
+        }
         for field in contract.fields.iter().filter(|f| f.phi != Phi::None) {
             for purpose in &policy.purposes {
                 for role in &roles {

@@ -51,12 +51,23 @@ pub(crate) struct TooLarge;
 pub(crate) fn suits(method: &Method, data_type: &DataType) -> Result<(), &'static str> {
     let text = is_text(data_type);
     let dated = text || matches!(data_type, DataType::Date32 | DataType::Timestamp(_, _));
+    // A year is cut at UTC midnight: in a named zone it would land on the
+    // previous evening (and need the zone database).
+    let utc = match data_type {
+        DataType::Timestamp(_, Some(tz)) => {
+            matches!(
+                tz.as_ref(),
+                "UTC" | "Etc/UTC" | "Z" | "+00:00" | "+0000" | "GMT"
+            )
+        }
+        _ => true,
+    };
     let ok = match method {
         Method::Keep | Method::Null => true,
         Method::Redact { .. } | Method::Tokenize { .. } | Method::Substitute { .. } => text,
         Method::Hash { .. } => text || is_identifier(data_type),
-        Method::Generalize(Generalization::Year | Generalization::BirthYear)
-        | Method::DateShift { .. } => dated,
+        Method::Generalize(Generalization::Year | Generalization::BirthYear) => dated && utc,
+        Method::DateShift { .. } => dated,
         Method::Generalize(Generalization::Zip3) => text,
         Method::Generalize(Generalization::Age) => {
             text || matches!(data_type, DataType::Int32 | DataType::Int64)
@@ -72,6 +83,9 @@ pub(crate) fn suits(method: &Method, data_type: &DataType) -> Result<(), &'stati
             Method::Hash { .. } => "hash takes text, binary or integer columns",
             Method::Generalize(Generalization::Zip3) => "zip3 takes text columns",
             Method::Generalize(Generalization::Age) => "age takes integer or text columns",
+            Method::Generalize(_) if !utc => {
+                "a year is cut in UTC: store the timestamps in UTC (or without a zone)"
+            }
             _ => "the method takes date, timestamp or text columns",
         })
     }
@@ -100,8 +114,10 @@ fn is_text(data_type: &DataType) -> bool {
 /// The type of the masked column.
 pub(crate) fn output_type(method: &Method, data_type: &DataType) -> DataType {
     match method {
-        Method::Keep | Method::Null | Method::DateShift { .. } => data_type.clone(),
-        Method::Generalize(_) if !is_text(data_type) => data_type.clone(),
+        Method::Keep | Method::Null => data_type.clone(),
+        Method::Generalize(_) | Method::DateShift { .. } if !is_text(data_type) => {
+            data_type.clone()
+        }
         _ => DataType::Utf8,
     }
 }
@@ -279,7 +295,9 @@ impl Years {
 fn tokenize(key: &Key, value: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let text = String::from_utf8_lossy(value);
-    let mut block = key.mac(&[b"caresync:tokenize:", value]);
+    // Every block hashes a fixed-width counter before the value, so no
+    // block of one value is a block of another.
+    let mut block = key.mac(&[b"caresync:tokenize:", &0u32.to_le_bytes(), value]);
     let mut used = 0;
     let mut counter: u32 = 0;
     for ch in text.chars() {
@@ -485,6 +503,59 @@ fn date_prefix(s: &[u8]) -> Option<(i64, usize, bool)> {
     Some((days, len, dashed))
 }
 
+/// Whether `rest`, what follows a date in text, is nothing or a time of
+/// day: ISO (`T10:00`, ` 10:00:00.5Z`, `T10:00+01:00`) after a dashed date,
+/// HL7 (`1000`, `100000.5+0100`) after an undashed one. Anything else
+/// (a second date, free text) must not be served unshifted.
+fn time_of_day(rest: &[u8], dashed: bool) -> bool {
+    let digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+    let fraction_and_zone = |b: &[u8], colon: bool| -> bool {
+        let b = match b.first() {
+            Some(b'.') => {
+                let end = b[1..]
+                    .iter()
+                    .position(|c| !c.is_ascii_digit())
+                    .map_or(b.len(), |p| p + 1);
+                if end == 1 {
+                    return false;
+                }
+                &b[end..]
+            }
+            _ => b,
+        };
+        match b {
+            [] => true,
+            [b'Z'] => colon,
+            [b'+' | b'-', h1, h2, b':', m1, m2] if colon => digits(&[*h1, *h2, *m1, *m2]),
+            [b'+' | b'-', zone @ ..] => zone.len() == 4 && digits(zone),
+            _ => false,
+        }
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    if dashed {
+        // [T ]HH:MM[:SS][.f][Z|±hh:mm|±hhmm]
+        let Some((b'T' | b' ', t)) = rest.split_first() else {
+            return false;
+        };
+        match t {
+            [h1, h2, b':', m1, m2, more @ ..] if digits(&[*h1, *h2, *m1, *m2]) => match more {
+                [b':', s1, s2, zone @ ..] if digits(&[*s1, *s2]) => fraction_and_zone(zone, true),
+                zone => fraction_and_zone(zone, true),
+            },
+            _ => false,
+        }
+    } else {
+        // HHMM[SS[.f]][±ZZZZ]
+        let clock = rest
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        matches!(clock, 2 | 4 | 6) && fraction_and_zone(&rest[clock..], false)
+    }
+}
+
 fn shift_dates(column: &ArrayRef, shifts: &[Option<i64>]) -> Result<ArrayRef, TooLarge> {
     match column.data_type() {
         DataType::Date32 => {
@@ -514,6 +585,9 @@ fn shift_dates(column: &ArrayRef, shifts: &[Option<i64>]) -> Result<ArrayRef, To
                 row += 1;
                 out.push(v.zip(shift).and_then(|(s, shift)| {
                     let (days, len, dashed) = date_prefix(s)?;
+                    if !time_of_day(&s[len..], dashed) {
+                        return None;
+                    }
                     let (y, m, d) = civil_from_days(days + shift);
                     if !(0..=9999).contains(&y) {
                         return None;
@@ -744,6 +818,45 @@ mod tests {
         assert_eq!(date_prefix(b"2023"), None);
         assert_eq!(year_prefix(b"1987"), Some(1987));
         assert_eq!(year_prefix(b"1987x"), None);
+    }
+
+    #[test]
+    fn only_a_time_of_day_may_follow_a_shifted_date() {
+        for ok in [
+            "",
+            "T10:00",
+            " 10:00:00",
+            "T10:00:00.123Z",
+            "T10:00+01:00",
+            "T10:00:00-0500",
+        ] {
+            assert!(time_of_day(ok.as_bytes(), true), "{ok:?}");
+        }
+        for bad in [
+            "/2024-03-05",
+            " seen by Dr X",
+            "T10",
+            "T10:00 and",
+            "10:00",
+            "T10:00:00.",
+            "T1a:00",
+        ] {
+            assert!(!time_of_day(bad.as_bytes(), true), "{bad:?}");
+        }
+        for ok in [
+            "",
+            "10",
+            "1000",
+            "100000",
+            "100000.5",
+            "1000+0100",
+            "100000.1234-0500",
+        ] {
+            assert!(time_of_day(ok.as_bytes(), false), "{ok:?}");
+        }
+        for bad in ["-20240305", "100", "1000Z", "1000+01", " seen", "10000000"] {
+            assert!(!time_of_day(bad.as_bytes(), false), "{bad:?}");
+        }
     }
 
     #[test]

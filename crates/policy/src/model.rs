@@ -166,8 +166,11 @@ pub enum Method {
         /// The key's name.
         key: String,
     },
-    /// A keyed pseudonym of the same shape: each digit becomes a digit, each
-    /// letter a letter of the same case, other characters stay.
+    /// A keyed pseudonym of the same shape: each ASCII digit becomes a
+    /// digit, each ASCII letter a letter of the same case, other ASCII
+    /// characters stay, and any other character becomes a lower-case ASCII
+    /// letter. Equal values get equal tokens, but tokens are not unique
+    /// (a six-digit id has a million tokens): never a key.
     Tokenize {
         /// The key's name.
         key: String,
@@ -175,7 +178,10 @@ pub enum Method {
     /// A coarser value.
     Generalize(Generalization),
     /// Dates moved by a whole number of days, the same for every row of one
-    /// patient (keyed on the `by` column), never by zero.
+    /// patient (keyed on the `by` column's value, as text), never by zero.
+    /// The same for a patient across tables only under the same key and
+    /// `max_days`. In text, a date may be followed by a time of day only
+    /// (`T10:00`, ` 10:00:00Z`, HL7 `1000+0100`); anything else is withheld.
     DateShift {
         /// The key's name.
         key: String,
@@ -480,6 +486,29 @@ impl Reader<'_> {
         Ok(purposes)
     }
 
+    fn roles(
+        &self,
+        span: Range<usize>,
+        field: &str,
+        roles: Option<Vec<String>>,
+        declared: &[String],
+    ) -> Result<Option<Vec<String>>, PolicyError> {
+        if let Some(rs) = &roles {
+            if rs.is_empty() {
+                return Err(self.invalid(span, field, "an empty roles list matches nothing"));
+            }
+            if let Some(r) = rs.iter().find(|r| !declared.contains(r)) {
+                let r: String = r.chars().take(40).collect();
+                return Err(self.invalid(
+                    span,
+                    field,
+                    format!("role {r:?} is not declared in the policy's roles"),
+                ));
+            }
+        }
+        Ok(roles)
+    }
+
     fn method(&self, span: Range<usize>, field: &str, raw: RawRule) -> Result<Method, PolicyError> {
         let bad = |message: String| self.invalid(span.clone(), field, message);
         let unused = |name: &str, given: bool| -> Result<(), PolicyError> {
@@ -685,6 +714,8 @@ impl Policy {
             };
             keys.insert(name, source);
         }
+        // Per key, whether it serves `hash` (true) or the other keyed methods.
+        let mut key_uses: BTreeMap<String, bool> = BTreeMap::new();
         let mut tables: Vec<TablePolicy> = Vec::with_capacity(raw.tables.len());
         for table in raw.tables {
             let table_span = table.span();
@@ -719,17 +750,34 @@ impl Policy {
                     return Err(reader.invalid(span, &field, "a rule names at least one column"));
                 }
                 let rule_purposes = reader.purposes(span.clone(), &field, rule.purposes.clone())?;
-                let roles = rule.roles.clone();
+                let roles = reader.roles(span.clone(), &field, rule.roles.clone(), &raw.roles)?;
                 let columns = rule.columns.clone();
                 let method = reader.method(span.clone(), &field, rule)?;
-                if let Some(key) = method.key()
-                    && !keys.contains_key(key)
-                {
-                    return Err(reader.invalid(
-                        span,
-                        &field,
-                        format!("key {key} is not declared under [keys]"),
-                    ));
+                if let Some(key) = method.key() {
+                    if !keys.contains_key(key) {
+                        return Err(reader.invalid(
+                            span,
+                            &field,
+                            format!("key {key} is not declared under [keys]"),
+                        ));
+                    }
+                    // `hash` is the plain HMAC of the value, which other
+                    // methods' domain-separated inputs must not meet.
+                    let hashes = matches!(method, Method::Hash { .. });
+                    match key_uses.get(key) {
+                        Some(&other) if other != hashes => {
+                            return Err(reader.invalid(
+                                span,
+                                &field,
+                                format!(
+                                    "key {key} serves hash and another keyed method: give hash a key of its own"
+                                ),
+                            ));
+                        }
+                        _ => {
+                            key_uses.insert(key.to_owned(), hashes);
+                        }
+                    }
                 }
                 rules.push(Rule {
                     columns,
@@ -766,8 +814,8 @@ impl Policy {
                 let span = filter.span();
                 let filter = filter.into_inner();
                 let mut parsed = reader.condition(span.clone(), filter.drop_when)?;
-                parsed.purposes = reader.purposes(span, "filter", filter.purposes)?;
-                parsed.roles = filter.roles;
+                parsed.purposes = reader.purposes(span.clone(), "filter", filter.purposes)?;
+                parsed.roles = reader.roles(span, "filter", filter.roles, &raw.roles)?;
                 filters.push(parsed);
             }
             tables.push(TablePolicy {
@@ -812,7 +860,7 @@ impl TablePolicy {
 mod tests {
     use super::*;
 
-    const HEAD: &str = "policy = \"p\"\nversion = \"1.0.0\"\npurposes = [\"TREAT\"]\n[keys.k]\nenv = \"K\"\n[[table]]\nname = \"t\"\n";
+    const HEAD: &str = "policy = \"p\"\nversion = \"1.0.0\"\npurposes = [\"TREAT\"]\nroles = [\"clinician\", \"billing\"]\n[keys.k]\nenv = \"K\"\n[[table]]\nname = \"t\"\n";
 
     #[test]
     fn bad_files_name_the_file_line_and_field() {
@@ -850,12 +898,24 @@ mod tests {
         }
         let rules = [
             (
+                "columns = [\"a\"]\nroles = [\"nurse\"]\nmethod = \"keep\"\n",
+                "f.toml:9: table t rule for a: role \"nurse\" is not declared",
+            ),
+            (
+                "columns = [\"a\"]\nroles = []\nmethod = \"keep\"\n",
+                "an empty roles list matches nothing",
+            ),
+            (
+                "columns = [\"a\"]\nmethod = \"hash\"\nkey = \"k\"\n[[table.rule]]\ncolumns = [\"b\"]\nmethod = \"tokenize\"\nkey = \"k\"\n",
+                "f.toml:13: table t rule for b: key k serves hash and another keyed method",
+            ),
+            (
                 "columns = [\"a\"]\nmethod = \"shred\"\n",
-                "f.toml:8: table t rule for a: unknown method shred",
+                "f.toml:9: table t rule for a: unknown method shred",
             ),
             (
                 "columns = [\"a\"]\nmethod = \"hash\"\n",
-                "f.toml:8: table t rule for a: method hash needs a key",
+                "f.toml:9: table t rule for a: method hash needs a key",
             ),
             (
                 "columns = [\"a\"]\nmethod = \"hash\"\nkey = \"other\"\n",
@@ -884,7 +944,7 @@ mod tests {
             ("columns = []\nmethod = \"keep\"\n", "at least one column"),
             (
                 "columns = [\"a\"]\npurposes = [\"NAP\"]\nmethod = \"keep\"\n",
-                "f.toml:8: table t rule for a: unknown purpose",
+                "f.toml:9: table t rule for a: unknown purpose",
             ),
         ];
         for (rule, needle) in rules {
@@ -897,13 +957,13 @@ mod tests {
             format!("{HEAD}[[table.filter]]\ndrop_when = {{ column = \"c\", equals = 1.5 }}\n");
         let e = Policy::from_toml(&filter, "f.toml").expect_err("a float literal");
         assert!(
-            e.to_string().contains("f.toml:8: filter on c: a literal"),
+            e.to_string().contains("f.toml:9: filter on c: a literal"),
             "{e}"
         );
         let twice = format!("{HEAD}[[table]]\nname = \"t\"\n");
         let e = Policy::from_toml(&twice, "f.toml").expect_err("a table twice");
         assert!(
-            e.to_string().contains("f.toml:8: table t: listed twice"),
+            e.to_string().contains("f.toml:9: table t: listed twice"),
             "{e}"
         );
     }
@@ -923,7 +983,7 @@ mod tests {
         assert_eq!(t.decide("mrn", "HPAYMT", Some("clinician")).name(), "hash");
         assert_eq!(t.decide("ssn", "TREAT", None).name(), "hash");
         assert_eq!(t.decide("ward", "TREAT", None), &Method::Null);
-        assert_eq!(t.rule_for("ssn", "TREAT", None).map(|r| r.line), Some(13));
+        assert_eq!(t.rule_for("ssn", "TREAT", None).map(|r| r.line), Some(14));
         assert_eq!(policy.keys["k"], KeySource::Env("K".to_owned()));
     }
 }

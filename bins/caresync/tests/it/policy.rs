@@ -46,18 +46,20 @@ fn the_shipped_policy_covers_every_phi_field_of_the_shipped_contracts() {
 
 #[test]
 fn a_phi_field_without_a_rule_for_a_purpose_fails_the_gate() {
-    // Research loses its MRN rule: the MRN has no rule for HRESCH.
+    // Research loses its pseudonym rule: the encounter id and the MRN have
+    // no rule for HRESCH.
     let (_dir, path) = edited(|t| {
         t.replace(
-            "columns = [\"mrn\"]\npurposes = [\"HOPERAT\", \"HRESCH\"]",
-            "columns = [\"mrn\"]\npurposes = [\"HOPERAT\"]",
+            "columns = [\"encounter_id\", \"mrn\"]\npurposes = [\"HOPERAT\", \"HRESCH\"]",
+            "columns = [\"encounter_id\", \"mrn\"]\npurposes = [\"HOPERAT\"]",
         )
     });
     let (code, out, _) = check(&path);
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(
         out,
-        "policy serving 1.0.0: [POLICY-0100] table encounter: column mrn: an identifier field has no rule for purpose HRESCH\n"
+        "policy serving 1.0.0: [POLICY-0100] table encounter: column encounter_id: an identifier field has no rule for purpose HRESCH\n\
+         policy serving 1.0.0: [POLICY-0100] table encounter: column mrn: an identifier field has no rule for purpose HRESCH\n"
     );
 
     // A rule naming a column the contract lacks, and a method that cannot
@@ -76,7 +78,7 @@ fn a_phi_field_without_a_rule_for_a_purpose_fails_the_gate() {
         "{out}"
     );
     assert!(
-        out.contains("[POLICY-0102] table claim_line: column service_date: the rule at line 71: generalize to zip3 on a date field: zip3 takes text columns"),
+        out.contains("[POLICY-0102] table claim_line: column service_date: the rule at line 83: generalize to zip3 on a date field: zip3 takes text columns"),
         "{out}"
     );
 }

@@ -331,3 +331,26 @@ async fn a_policy_file_masks_the_served_table_for_its_purpose() {
         "{err}"
     );
 }
+
+#[test]
+fn a_key_column_the_policy_would_not_keep_or_hash_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("k.key");
+    std::fs::write(&key_file, b"a forward-sync test key, 32 bytes or more").expect("key");
+    let policy = policy_file(&dir, &key_file);
+    let config = |key: &str| {
+        caresync_forward_sync::Config::from_toml(&format!(
+            "dsn = \"unused\"\n[[table]]\nsource = \"/nowhere\"\nname = \"patient\"\nkey = [\"{key}\"]\n\
+             [table.mask]\npolicy = {policy:?}\npurpose = \"HRESCH\"\n"
+        ))
+    };
+    // For research the score is unlisted: nulled, so no key.
+    let err = config("score").expect_err("a nulled key");
+    assert!(
+        err.to_string()
+            .contains("key column score would be served as null; a key must be kept or hashed"),
+        "{err}"
+    );
+    // A hashed key is a key still.
+    config("name").expect("a hashed key");
+}

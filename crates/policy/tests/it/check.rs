@@ -102,6 +102,19 @@ fn unknown_columns_unsuitable_methods_and_tables_without_contracts_are_found() {
             "[POLICY-0101] table patient: column vip: a row filter names a column contract patient 1.2.0 does not have",
         ]
     );
+    // A default that cannot mask a field some request leaves to it.
+    let redacting = policy(
+        "",
+        "default = \"redact\"\n[[table.rule]]\ncolumns = [\"mrn\"]\nmethod = \"null\"\n\
+         [[table.rule]]\ncolumns = [\"birth_date\"]\npurposes = [\"TREAT\"]\nmethod = \"keep\"\n",
+    );
+    assert_eq!(
+        found(&redacting),
+        [
+            "[POLICY-0102] table patient: column birth_date: the table's default, redact, on a date field: the method masks text columns only",
+            "[POLICY-0100] table patient: column birth_date: a quasi-identifier field has no rule for purpose HRESCH",
+        ]
+    );
     p.tables[0].name = "observation".to_owned();
     assert_eq!(
         found(&p),

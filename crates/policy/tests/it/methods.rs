@@ -337,7 +337,17 @@ fn dates_shift_by_the_same_days_per_patient_and_never_by_zero() {
                 .with_timezone("UTC"),
             ),
         ),
-        ("text", strings(&vec![Some("2022-03-01T10:00"); n as usize])),
+        // Every 50th value carries free text after its date: withheld.
+        (
+            "text",
+            Arc::new(StringArray::from_iter((0..n).map(|i| {
+                Some(if i % 50 == 3 {
+                    "2022-03-01 seen by Dr Who"
+                } else {
+                    "2022-03-01T10:00"
+                })
+            }))),
+        ),
     ]);
     let out = run(&p, &input, &research(), &keys(KEY)).batch;
     let d: Vec<Option<i32>> = out
@@ -379,10 +389,9 @@ fn dates_shift_by_the_same_days_per_patient_and_never_by_zero() {
         let (y, m, dd) = caresync_core::calendar::civil_from_days(
             days_from_civil(2022, 3, 1) + i64::from(shift),
         );
-        assert_eq!(
-            text[i].as_deref(),
-            Some(format!("{y:04}-{m:02}-{dd:02}T10:00").as_str())
-        );
+        let expected = format!("{y:04}-{m:02}-{dd:02}T10:00");
+        let expected = (i % 50 != 3).then_some(expected.as_str());
+        assert_eq!(text[i].as_deref(), expected, "row {i}");
         distinct.insert(shift);
     }
     assert!(
@@ -435,7 +444,7 @@ fn consent_and_filters_withhold_rows_and_the_audit_counts_them() {
                 Some("HRESCH,HMARKT"),
                 None,
                 Some("HMARKT"),
-                Some(" HRESCH "),
+                Some("hmarkt\thresch"),
                 Some(""),
             ]),
         ),
@@ -503,19 +512,24 @@ fn consent_and_filters_withhold_rows_and_the_audit_counts_them() {
 
 #[test]
 fn roles_and_purposes_choose_the_rule() {
-    let p = policy(
-        "[[table.rule]]\ncolumns = [\"mrn\"]\npurposes = [\"TREAT\"]\nroles = [\"clinician\"]\nmethod = \"keep\"\n\
-         [[table.rule]]\ncolumns = [\"mrn\"]\npurposes = [\"TREAT\", \"HPAYMT\"]\nmethod = \"tokenize\"\nkey = \"k\"\n\
-         [[table.rule]]\ncolumns = [\"mrn\"]\nmethod = \"hash\"\nkey = \"k\"\n",
-    );
+    let p = Policy::from_toml(
+        "policy = \"test\"\nversion = \"1.0.0\"\npurposes = [\"TREAT\", \"HPAYMT\", \"HRESCH\"]\n\
+         roles = [\"clinician\", \"billing\", \"analyst\"]\n\
+         [keys.t]\nenv = \"UNUSED_T\"\n[keys.h]\nenv = \"UNUSED_H\"\n[[table]]\nname = \"t\"\n\
+         [[table.rule]]\ncolumns = [\"mrn\"]\npurposes = [\"TREAT\"]\nroles = [\"clinician\"]\nmethod = \"keep\"\n\
+         [[table.rule]]\ncolumns = [\"mrn\"]\npurposes = [\"TREAT\", \"HPAYMT\"]\nmethod = \"tokenize\"\nkey = \"t\"\n\
+         [[table.rule]]\ncolumns = [\"mrn\"]\nmethod = \"hash\"\nkey = \"h\"\n",
+        "roles.toml",
+    )
+    .expect("a valid policy");
+    let mut ring = Keyring::new();
+    ring.insert("t", KEY).expect("a key");
+    ring.insert("h", OTHER_KEY).expect("a key");
     let input = batch(vec![("mrn", strings(&[Some("MRN001")]))]);
-    let mrn =
-        |request: Request| texts(&run(&p, &input, &request, &keys(KEY)).batch, "mrn")[0].clone();
-    assert_eq!(
-        mrn(Request::new("a", "TREAT", AT).with_role("clinician")).as_deref(),
-        Some("MRN001")
-    );
-    let token = mrn(Request::new("a", "TREAT", AT).with_role("billing")).expect("a token");
+    let mrn = |request: Request| texts(&run(&p, &input, &request, &ring).batch, "mrn")[0].clone();
+    let at = |purpose: &str, role: &str| Request::new("a", purpose, AT).with_role(role);
+    assert_eq!(mrn(at("TREAT", "clinician")).as_deref(), Some("MRN001"));
+    let token = mrn(at("TREAT", "billing")).expect("a token");
     let shape: String = token
         .chars()
         .map(|c| {
@@ -529,8 +543,16 @@ fn roles_and_purposes_choose_the_rule() {
         })
         .collect();
     assert!(shape == "AAA999" && token != "MRN001", "{token}");
-    assert_eq!(mrn(Request::new("a", "HPAYMT", AT)), Some(token));
-    assert_eq!(mrn(research()).map(|h| h.len()), Some(64));
+    assert_eq!(mrn(at("HPAYMT", "clinician")), Some(token));
+    assert_eq!(mrn(at("HRESCH", "analyst")).map(|h| h.len()), Some(64));
+    // A policy with roles needs one it knows: no request falls through to
+    // rules meant for nobody in particular.
+    for request in [Request::new("a", "TREAT", AT), at("TREAT", "nurse")] {
+        let e = p
+            .plan("t", &input.schema(), &request, &ring)
+            .expect_err("no known role");
+        assert_eq!(e.code(), "POLICY-0008", "{e}");
+    }
 }
 
 #[test]
