@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use caresync_core::calendar::days_in_month;
+
 /// A format a string field's values must have.
 ///
 /// Dates are proleptic Gregorian: `2024-02-29` exists, `2023-02-29` and
@@ -104,15 +106,7 @@ fn number(b: &[u8]) -> Option<u32> {
 
 /// Whether `year`-`month`-`day` is a date of the proleptic Gregorian calendar.
 pub(crate) fn real_date(year: u32, month: u32, day: u32) -> bool {
-    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&day)
+    days_in_month(i64::from(year), month).is_some_and(|days| (1..=days).contains(&day))
 }
 
 /// `YYYY-MM-DD` as (year, month, day) when it is a real date.

@@ -28,6 +28,28 @@ pub const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// The days of `month` (1–12) in `year` of the proleptic Gregorian
+/// calendar; `None` for a month outside 1–12.
+///
+/// ```
+/// use caresync_core::calendar::days_in_month;
+///
+/// assert_eq!(days_in_month(2024, 2), Some(29));
+/// assert_eq!(days_in_month(1900, 2), Some(28));
+/// assert_eq!(days_in_month(2000, 2), Some(29));
+/// assert_eq!(days_in_month(2023, 13), None);
+/// ```
+pub const fn days_in_month(year: i64, month: u32) -> Option<u32> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => Some(31),
+        4 | 6 | 9 | 11 => Some(30),
+        2 if leap => Some(29),
+        2 => Some(28),
+        _ => None,
+    }
+}
+
 /// The date (year, month, day) `days` after 1970-01-01: the inverse of
 /// [`days_from_civil`].
 pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {

@@ -208,14 +208,7 @@ impl Date {
                 .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'))
         };
         let (year, month, day) = (n(0..4), n(4..6), n(6..8));
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
+        let days = caresync_core::calendar::days_in_month(i64::from(year), month)?;
         if year == 0 || day == 0 || day > days {
             return None;
         }
