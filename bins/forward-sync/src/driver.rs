@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use caresync_lake::{
     CHANGE_TYPE_COLUMN, COMMIT_VERSION_COLUMN, LakeError, LakeTable, PRIMARY_KEY_PROPERTY,
+    TableSpec,
 };
 use caresync_pg::{
     ApplyOutcome, CHANGE_TYPE, COMMIT_VERSION, LoadOptions, LoadProgress, PgError, PgTable,
@@ -158,6 +159,48 @@ pub async fn sync_table(
 /// over several connections, with progress reports, with or without
 /// `ANALYZE`.
 pub async fn sync_table_with(
+    client: &mut Client,
+    spec: &TableConfig,
+    mode: Mode,
+    load: &LoadOptions<'_>,
+) -> Result<SyncReport, SyncError> {
+    let synced = sync_once(client, spec, mode, load).await;
+    // Masking happened whether or not the sync committed: its audit
+    // records are written either way.
+    let audited = append_audit(spec).await;
+    match (synced, audited) {
+        (Ok(report), Ok(())) => Ok(report),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(e), Err(audit)) => {
+            tracing::error!(table = %spec.name, error = %audit, "the policy's audit records were not written");
+            Err(e)
+        }
+        (Err(e), Ok(())) => Err(e),
+    }
+}
+
+/// Appends the audit records the table's policy kept to its audit table.
+async fn append_audit(spec: &TableConfig) -> Result<(), SyncError> {
+    let Some(policy) = spec.policy.get() else {
+        return Ok(());
+    };
+    let Some(url) = policy.audit_table() else {
+        return Ok(());
+    };
+    let batch = policy.take_audit().map_err(|e| SyncError::Policy {
+        table: spec.name.clone(),
+        detail: format!("kept no usable audit records: {e}"),
+    })?;
+    let Some(batch) = batch else {
+        return Ok(());
+    };
+    let audit = TableSpec::new("caresync_policy_audit", batch.schema());
+    let mut table = LakeTable::open_or_create(url, &audit).await?;
+    table.append(vec![batch]).await?;
+    Ok(())
+}
+
+async fn sync_once(
     client: &mut Client,
     spec: &TableConfig,
     mode: Mode,

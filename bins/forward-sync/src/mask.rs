@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use caresync_core::calendar::civil_from_days;
-use caresync_policy::{Keyring, Method, Plan, Request};
+use caresync_policy::{AuditRecord, Keyring, Method, Plan, Request, audit};
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
 use serde::Deserialize;
@@ -22,7 +22,8 @@ use crate::policy::{BatchPolicy, PolicyError};
 /// purpose = "HOPERAT"                # an HL7 v3 PurposeOfUse the policy serves
 /// role = "analyst"                   # optional
 /// entity = "encounter"               # the policy's table; default: the table's name
-/// principal = "ops-replica"          # for the audit log; default: caresync-forward-sync
+/// principal = "ops-replica"          # for the audit records; default: caresync-forward-sync
+/// audit = "audit/policy"             # a Delta table of audit records (path or URL)
 /// ```
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +41,10 @@ pub struct MaskConfig {
     /// Who the audit records name.
     #[serde(default)]
     pub principal: Option<String>,
+    /// The Delta table (a path, relative to the configuration file, or a
+    /// URL) each sync appends the audit records of its masked batches to.
+    #[serde(default)]
+    pub audit: Option<String>,
 }
 
 /// A policy file's plan for one served table.
@@ -54,6 +59,9 @@ pub(crate) struct PolicyMask {
     role: Option<String>,
     keys: Keyring,
     plan: Mutex<Option<Plan>>,
+    /// Where audit records go, and those not yet written.
+    audit: Option<String>,
+    records: Mutex<Vec<AuditRecord>>,
 }
 
 impl PolicyMask {
@@ -108,6 +116,14 @@ impl PolicyMask {
             role: config.role.clone(),
             keys,
             plan: Mutex::new(None),
+            audit: config.audit.as_ref().map(|a| {
+                if a.contains("://") {
+                    a.clone()
+                } else {
+                    base.join(a).display().to_string()
+                }
+            }),
+            records: Mutex::new(Vec::new()),
         })
     }
 
@@ -208,7 +224,32 @@ impl BatchPolicy for PolicyMask {
             rows = audit.rows_out,
             "policy applied"
         );
+        if self.audit.is_some() {
+            self.records
+                .lock()
+                .map_err(|_| PolicyError("audit lock".to_owned()))?
+                .push(masked.audit);
+        }
         Ok(masked.batch)
+    }
+
+    fn audit_table(&self) -> Option<&str> {
+        self.audit.as_deref()
+    }
+
+    fn take_audit(&self) -> Result<Option<RecordBatch>, PolicyError> {
+        let records = std::mem::take(
+            &mut *self
+                .records
+                .lock()
+                .map_err(|_| PolicyError("audit lock".to_owned()))?,
+        );
+        if records.is_empty() {
+            return Ok(None);
+        }
+        audit::to_batch(&records)
+            .map(Some)
+            .map_err(|e| PolicyError(format!("audit records: {e}")))
     }
 }
 

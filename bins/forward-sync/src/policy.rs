@@ -82,6 +82,18 @@ pub trait BatchPolicy: Send + Sync {
 
     /// `batch` (the served columns) transformed.
     fn apply(&self, batch: RecordBatch) -> Result<RecordBatch, PolicyError>;
+
+    /// The Delta table (a path or URL) this policy's audit records are
+    /// appended to after each sync, if it keeps any.
+    fn audit_table(&self) -> Option<&str> {
+        None
+    }
+
+    /// The audit records of the batches applied since the last call, as
+    /// one batch (`None` when there are none).
+    fn take_audit(&self) -> Result<Option<RecordBatch>, PolicyError> {
+        Ok(None)
+    }
 }
 
 /// A table's policy, or none (values written as read).

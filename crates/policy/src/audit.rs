@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// Who asked for which table, for what purpose, under which policy, and
@@ -41,10 +41,11 @@ pub struct AuditRecord {
 /// The schema of [`to_batch`]: `at` (timestamp, UTC), `principal`, `role`,
 /// `purpose`, `table`, `policy`, `policy_version`, `masked_columns`
 /// (list of text), `rows_in`, `rows_dropped_by_consent`,
-/// `rows_dropped_by_filter`, `rows_out` (unsigned 64-bit).
+/// `rows_dropped_by_filter`, `rows_out` (64-bit integers: Delta Lake has
+/// no unsigned types).
 pub fn schema() -> SchemaRef {
     let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
-    let count = |name: &str| Field::new(name, DataType::UInt64, false);
+    let count = |name: &str| Field::new(name, DataType::Int64, false);
     Arc::new(Schema::new(vec![
         Field::new(
             "at",
@@ -75,7 +76,12 @@ pub fn to_batch(records: &[AuditRecord]) -> Result<RecordBatch, ArrowError> {
         Arc::new(records.iter().map(f).collect::<StringArray>())
     };
     let count = |f: fn(&AuditRecord) -> u64| -> ArrayRef {
-        Arc::new(records.iter().map(f).collect::<UInt64Array>())
+        Arc::new(
+            records
+                .iter()
+                .map(|r| i64::try_from(f(r)).unwrap_or(i64::MAX))
+                .collect::<Int64Array>(),
+        )
     };
     let mut masked = ListBuilder::new(StringBuilder::new());
     for r in records {

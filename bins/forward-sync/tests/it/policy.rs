@@ -269,10 +269,11 @@ async fn a_policy_file_masks_the_served_table_for_its_purpose() {
     let key_file = dir.path().join("k.key");
     std::fs::write(&key_file, [&key[..], b"\n"].concat()).expect("the key file");
     let policy = policy_file(&dir, &key_file);
+    let audit = dir.path().join("audit").display().to_string();
     let config = |purpose: &str| {
         caresync_forward_sync::Config::from_toml(&format!(
             "dsn = \"unused\"\n[[table]]\nsource = {url:?}\nname = \"patient\"\nkey = [\"id\"]\n\
-             [table.mask]\npolicy = {policy:?}\npurpose = \"{purpose}\"\n"
+             [table.mask]\npolicy = {policy:?}\npurpose = \"{purpose}\"\nprincipal = \"ops-replica\"\naudit = {audit:?}\n"
         ))
     };
     let ops = config("HOPERAT").expect("a valid configuration");
@@ -309,6 +310,43 @@ async fn a_policy_file_masks_the_served_table_for_its_purpose() {
         );
         assert_eq!(*score, Some(id * 10));
     }
+
+    // Each masked batch left an audit record in the Delta audit table:
+    // who, for what, under which policy, which columns, how many rows.
+    let records = caresync_lake::LakeTable::open(&audit)
+        .await
+        .expect("the audit table")
+        .read_all()
+        .await
+        .expect("audit records");
+    let mut served = 0;
+    for b in &records {
+        let text = |c: &str| {
+            let column = b.column_by_name(c).expect("an audit column");
+            cast(column, &deltalake::arrow::datatypes::DataType::Utf8)
+                .expect("as text")
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("text")
+                .clone()
+        };
+        for i in 0..b.num_rows() {
+            assert_eq!(text("principal").value(i), "ops-replica");
+            assert_eq!(text("purpose").value(i), "HOPERAT");
+            assert_eq!(text("table").value(i), "patient");
+            assert_eq!(text("policy_version").value(i), "1.2.0");
+        }
+        served += b
+            .column_by_name("rows_out")
+            .expect("rows_out")
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("counts")
+            .iter()
+            .flatten()
+            .sum::<i64>();
+    }
+    assert!(served >= 21, "the copy's 20 rows and the update: {served}");
 
     // Research withholds rows, which forward sync cannot do by position:
     // refused before anything is written, naming the policy, not a value.
