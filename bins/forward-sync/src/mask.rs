@@ -80,7 +80,9 @@ impl PolicyMask {
             .map_err(|e| format!("table {table}: cannot read policy {name}: {e}"))?;
         let policy = caresync_policy::Policy::from_toml(&text, &name)
             .map_err(|e| format!("table {table}: {e}"))?;
-        let keys = Keyring::from_sources(&policy).map_err(|e| format!("table {table}: {e}"))?;
+        // A relative key file sits beside its policy.
+        let keys = Keyring::from_sources_in(&policy, path.parent().unwrap_or(Path::new("")))
+            .map_err(|e| format!("table {table}: {e}"))?;
         let entity = config.entity.clone().unwrap_or_else(|| table.to_owned());
         if let Some(spec) = policy.table(&entity) {
             for column in key {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::block_api::compress256;
@@ -174,8 +175,15 @@ impl Keyring {
     /// file. The key is the bytes as given (one trailing newline dropped),
     /// so a 64-digit hex or a 44-character base64 text works as is. A key
     /// that is missing or short is an error; nothing falls back to
-    /// unmasked output.
+    /// unmasked output. A relative key file is read from the current
+    /// directory ([`Keyring::from_sources_in`] reads it beside the policy).
     pub fn from_sources(policy: &Policy) -> Result<Self, KeyError> {
+        Self::from_sources_in(policy, Path::new(""))
+    }
+
+    /// [`Keyring::from_sources`], with relative key files taken from `dir`
+    /// (the policy file's folder, say).
+    pub fn from_sources_in(policy: &Policy, dir: &Path) -> Result<Self, KeyError> {
         let mut ring = Keyring::new();
         for (name, source) in &policy.keys {
             let unavailable = |reason: String| KeyError::Unavailable {
@@ -188,7 +196,7 @@ impl Keyring {
                     .ok_or_else(|| unavailable("not set".to_owned()))?
                     .into_encoded_bytes(),
                 KeySource::File(path) => {
-                    std::fs::read(path).map_err(|e| unavailable(e.kind().to_string()))?
+                    std::fs::read(dir.join(path)).map_err(|e| unavailable(e.kind().to_string()))?
                 }
             };
             if bytes.last() == Some(&b'\n') {

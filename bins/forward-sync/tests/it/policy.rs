@@ -268,7 +268,8 @@ async fn a_policy_file_masks_the_served_table_for_its_purpose() {
     let key = b"a forward-sync test key, 32 bytes or more";
     let key_file = dir.path().join("k.key");
     std::fs::write(&key_file, [&key[..], b"\n"].concat()).expect("the key file");
-    let policy = policy_file(&dir, &key_file);
+    // Named relative to the policy file, which sits beside it.
+    let policy = policy_file(&dir, std::path::Path::new("k.key"));
     let audit = dir.path().join("audit").display().to_string();
     let config = |purpose: &str| {
         caresync_forward_sync::Config::from_toml(&format!(

@@ -639,6 +639,15 @@ fn keys_come_from_files_and_missing_ones_are_errors() {
             .mac(&[b"x"]),
         "the trailing newline is not part of the key"
     );
+    // A relative file is read from the folder given (beside its policy).
+    let relative = Policy::from_toml(&text("file = \"k\""), "p.toml").expect("valid");
+    let beside = Keyring::from_sources_in(&relative, &dir).expect("the key beside");
+    assert_eq!(
+        beside.get("k").expect("k").mac(&[b"x"]),
+        caresync_policy::Key::new("k", KEY)
+            .expect("key")
+            .mac(&[b"x"])
+    );
     std::fs::write(&file, b"too short\n").expect("a short key");
     let e = Keyring::from_sources(&p).expect_err("short");
     assert_eq!(
