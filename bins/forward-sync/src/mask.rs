@@ -202,7 +202,7 @@ impl BatchPolicy for PolicyMask {
         // planned again, with the same decisions.
         let batch_schema = batch.schema();
         let plan = match planned {
-            Some(plan) if same_types(plan.input_schema(), &batch_schema) => plan,
+            Some(plan) if plan.check_schema(&batch_schema).is_ok() => plan,
             _ => {
                 let plan = self.plan_for(&batch_schema)?;
                 *self
@@ -253,14 +253,6 @@ impl BatchPolicy for PolicyMask {
             .map(Some)
             .map_err(|e| PolicyError(format!("audit records: {e}")))
     }
-}
-
-fn same_types(a: &SchemaRef, b: &SchemaRef) -> bool {
-    a.fields().len() == b.fields().len()
-        && a.fields()
-            .iter()
-            .zip(b.fields())
-            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
 }
 
 /// The UTC year of an instant (microseconds since 1970).

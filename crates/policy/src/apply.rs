@@ -333,11 +333,6 @@ impl Policy {
 }
 
 impl Plan {
-    /// The schema of the batches planned for.
-    pub fn input_schema(&self) -> &SchemaRef {
-        &self.input
-    }
-
     /// The schema of the masked batches.
     pub fn output_schema(&self) -> &SchemaRef {
         &self.output
@@ -359,13 +354,10 @@ impl Plan {
             .zip(&self.methods)
     }
 
-    /// Withholds the rows consent or a filter excludes, then masks every
-    /// column. Deterministic: the same batch, keys and plan give the same
-    /// output.
-    pub fn apply(&self, batch: &RecordBatch) -> Result<Masked, ApplyError> {
-        // Names and types decide the masking; nullability and metadata may
-        // differ between readers of one table.
-        let schema = batch.schema();
+    /// Whether batches of `schema` can be masked by this plan: the same
+    /// column names and Arrow types, in order. Nullability and metadata may
+    /// differ between readers of one table.
+    pub fn check_schema(&self, schema: &Schema) -> Result<(), ApplyError> {
         if schema.fields().len() != self.input.fields().len() {
             return Err(ApplyError::Column {
                 table: self.table.clone(),
@@ -391,6 +383,14 @@ impl Plan {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Withholds the rows consent or a filter excludes, then masks every
+    /// column. Deterministic: the same batch, keys and plan give the same
+    /// output.
+    pub fn apply(&self, batch: &RecordBatch) -> Result<Masked, ApplyError> {
+        self.check_schema(&batch.schema())?;
         let rows_in = batch.num_rows();
         let mut keep = vec![true; rows_in];
         let mut dropped_by_consent = 0;
