@@ -55,7 +55,7 @@ pub use odcs::to_odcs_yaml;
 pub use pattern::Pattern;
 pub use rule::{Bound, Check, Rule, Severity};
 pub use validate::{
-    CODES, MISSING_CONDITIONAL, MISSING_REQUIRED, NOT_ALLOWED, NOT_IN_CODE_SYSTEM,
+    CODES, MISSING_COLUMN, MISSING_CONDITIONAL, MISSING_REQUIRED, NOT_ALLOWED, NOT_IN_CODE_SYSTEM,
     NOT_MATCHING_PATTERN, NULL_BY_RULE, OUT_OF_ORDER, OUT_OF_RANGE, ShapeError, Validation,
-    Violation, validate,
+    Violation, WRONG_COLUMN_TYPE, validate,
 };

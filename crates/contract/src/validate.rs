@@ -74,6 +74,19 @@ pub const MISSING_CONDITIONAL: ErrorCode = ErrorCode::new(
     "a value its required_if rule asks for is missing",
 );
 
+/// A batch without a column its contract requires.
+pub const MISSING_COLUMN: ErrorCode = ErrorCode::new(
+    ErrorClass::Contract,
+    "CONTRACT-0102",
+    "the batch has no column for a required field",
+);
+/// A column whose type cannot hold its field's type.
+pub const WRONG_COLUMN_TYPE: ErrorCode = ErrorCode::new(
+    ErrorClass::Contract,
+    "CONTRACT-0103",
+    "a column's type does not hold its field's type",
+);
+
 /// Every code a [`Violation`] can carry, for uniqueness checks and
 /// documentation. (A batch of the wrong shape is `CONTRACT-0102` or `0103`,
 /// a bad contract file `CONTRACT-0001` or `0002`.)
@@ -167,6 +180,16 @@ pub enum ShapeError {
         /// The Arrow type found.
         found: DataType,
     },
+}
+
+impl ShapeError {
+    /// The stable code: [`MISSING_COLUMN`] or [`WRONG_COLUMN_TYPE`].
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ShapeError::MissingColumn { .. } => MISSING_COLUMN,
+            ShapeError::WrongType { .. } => WRONG_COLUMN_TYPE,
+        }
+    }
 }
 
 /// Checks every row of `batch` against `contract`: each field's own checks

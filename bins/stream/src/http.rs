@@ -1,0 +1,1 @@
+//! FHIR over HTTP, and the /metrics, /health and /ready endpoints.

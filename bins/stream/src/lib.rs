@@ -1,0 +1,41 @@
+//! Streaming ingest: HL7 v2 over MLLP, FHIR over HTTP and landing folders
+//! into bronze, silver and dead-letter Delta tables. Shared by the
+//! `caresync-stream` binary, `caresync stream` and `caresync demo`.
+//!
+//! ```text
+//!  MLLP ─┐                     ┌─▶ silver/<table>  (merged by key and version)
+//!  HTTP ─┼─▶ bronze (raw, txn) ─┤
+//!  folder┘    ▲ ack after commit └─▶ dead_letter     (code, location, masked sample)
+//! ```
+//!
+//! - Sources ([`mllp`], [`http`], [`folder`]) hand what they receive to an
+//!   [`IngestHandle`]; [`IngestHandle::submit`] returns once the message
+//!   is durable in [`bronze`], and only then is the sender acknowledged.
+//! - The bronze writer groups messages into one Delta commit per batch
+//!   ([`bronze::Batching`]), each carrying a `txn` with the batch number.
+//! - The silver stage ([`worker`]) routes each batch ([`silver::route`]):
+//!   parse, map (HL7 v2 → FHIR), flatten, check contracts; then merges each
+//!   silver table exactly once per batch (`txn`), ordered by the records'
+//!   versions, and appends the rejects to the dead-letter table ([`dlq`]).
+//!   A crash anywhere is followed by a start that applies the bronze
+//!   batches after the checkpoint, and converges to the same silver state.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod bronze;
+mod claims;
+pub mod dlq;
+mod error;
+pub mod folder;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod mllp;
+mod pipeline;
+pub mod silver;
+pub mod worker;
+
+pub use error::StreamError;
+pub use ingest::{Format, Inbound, IngestError, IngestHandle, Receipt};
+pub use pipeline::{Health, Pipeline, Settings};
+pub use worker::{LakeLayout, SilverStats};

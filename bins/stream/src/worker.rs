@@ -1,0 +1,354 @@
+//! The silver stage: bronze batches routed ([`crate::silver::route`]) and
+//! merged into silver tables exactly once, their rejects appended to the
+//! dead-letter table.
+//!
+//! Each bronze batch `n` is applied with the `txn` (application
+//! [`SILVER_APP_ID`], version `n`): every silver merge of the batch and
+//! its dead-letter append carry it, so a batch applied again after a crash
+//! is skipped table by table. The dead-letter table's `txn` is the
+//! checkpoint: it is written last for a batch, so when it records `n`,
+//! every batch up to `n` is in silver. It is written with every batch that
+//! has rejects, and otherwise (as a commit without rows) at most once a
+//! second and whenever the stage is idle. On start the stage reads the
+//! bronze batches after the checkpoint back from the bronze table and
+//! applies them; a batch whose merges were already committed changes
+//! nothing.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use caresync_lake::{LakeError, LakeTable, MergeOutcome, MergeSpec, TableSpec};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::bronze::{self, BronzeBatch, micros};
+use crate::dlq;
+use crate::error::StreamError;
+use crate::silver::{Contracts, SilverTable, VERSION_COLUMN, route};
+
+/// The `txn` application id of silver merges and dead-letter appends.
+pub const SILVER_APP_ID: &str = "caresync-stream/silver";
+
+/// How often, at most, an idle-free stage records its checkpoint.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The tables of one lake root: `ROOT/bronze`, `ROOT/dead_letter` and
+/// `ROOT/silver/<table>`.
+#[derive(Debug, Clone)]
+pub struct LakeLayout {
+    root: String,
+    options: HashMap<String, String>,
+}
+
+impl LakeLayout {
+    /// The layout under `root` (a path or a URL: `file://`, `s3://`...),
+    /// with object-store options (credentials, endpoint).
+    pub fn new(root: impl Into<String>, options: HashMap<String, String>) -> Self {
+        let root: String = root.into();
+        LakeLayout {
+            root: root.trim_end_matches('/').to_owned(),
+            options,
+        }
+    }
+
+    /// The root.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// The bronze table's location.
+    pub fn bronze(&self) -> String {
+        format!("{}/bronze", self.root)
+    }
+
+    /// The dead-letter table's location.
+    pub fn dead_letter(&self) -> String {
+        format!("{}/dead_letter", self.root)
+    }
+
+    /// A silver table's location.
+    pub fn silver(&self, table: &str) -> String {
+        format!("{}/silver/{table}", self.root)
+    }
+
+    /// Opens (creating it when missing) the bronze table.
+    pub async fn open_bronze(&self) -> Result<LakeTable, StreamError> {
+        let spec = bronze::spec("bronze").with_storage_options(self.options.clone());
+        let table = LakeTable::open_or_create(&self.bronze(), &spec).await?;
+        bronze::check_schema(&table)?;
+        Ok(table)
+    }
+
+    /// Opens (creating it when missing) the dead-letter table, partitioned
+    /// by error class.
+    pub async fn open_dead_letter(&self) -> Result<LakeTable, StreamError> {
+        let spec = TableSpec::new("dead_letter", dlq::schema())
+            .with_partition_columns(["error_class"])
+            .with_storage_options(self.options.clone());
+        Ok(LakeTable::open_or_create(&self.dead_letter(), &spec).await?)
+    }
+
+    /// Opens (creating it when missing) a silver table, with its change
+    /// data feed on.
+    pub async fn open_silver(&self, table: &SilverTable) -> Result<LakeTable, StreamError> {
+        let spec = TableSpec::new(&table.name, table.schema.clone())
+            .with_change_data_feed(true)
+            .with_storage_options(self.options.clone());
+        Ok(LakeTable::open_or_create(&self.silver(&table.name), &spec).await?)
+    }
+}
+
+/// What the silver stage has done since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SilverStats {
+    /// Bronze batches applied.
+    pub batches: u64,
+    /// Records routed to silver tables.
+    pub records: u64,
+    /// Changes that changed a silver row.
+    pub applied: u64,
+    /// Re-sends of a stored or batch-winning change.
+    pub duplicate: u64,
+    /// Changes older than the stored state.
+    pub late: u64,
+    /// Records dead-lettered.
+    pub dead_letters: u64,
+}
+
+/// The silver stage's state.
+pub(crate) struct Silver {
+    layout: LakeLayout,
+    bronze: LakeTable,
+    dead_letter: LakeTable,
+    tables: HashMap<String, LakeTable>,
+    contracts: Contracts,
+    /// The next bronze batch to apply.
+    next: i64,
+    last_checkpoint: Instant,
+    progress: watch::Sender<i64>,
+    stats: watch::Sender<SilverStats>,
+}
+
+impl Silver {
+    /// Opens the stage's tables and reads its checkpoint.
+    pub(crate) async fn open(
+        layout: LakeLayout,
+        contracts: Contracts,
+        progress: watch::Sender<i64>,
+        stats: watch::Sender<SilverStats>,
+    ) -> Result<Silver, StreamError> {
+        let bronze = layout.open_bronze().await?;
+        let dead_letter = layout.open_dead_letter().await?;
+        let done = dead_letter.last_txn_version(SILVER_APP_ID).await?.unwrap_or(0);
+        progress.send_replace(done);
+        Ok(Silver {
+            layout,
+            bronze,
+            dead_letter,
+            tables: HashMap::new(),
+            contracts,
+            next: done + 1,
+            last_checkpoint: Instant::now(),
+            progress,
+            stats,
+        })
+    }
+
+    /// Applies every bronze batch up to `to` that is not applied yet,
+    /// reading them from the bronze table.
+    async fn catch_up(&mut self, to: i64) -> Result<(), StreamError> {
+        while self.next <= to {
+            // A bounded number of batches in memory at once.
+            let upto = to.min(self.next + 63);
+            let batches = bronze::read_batches(&mut self.bronze, self.next, upto).await?;
+            for batch in batches {
+                if batch.seq >= self.next {
+                    let last = batch.seq == upto;
+                    self.apply(&batch, last).await?;
+                }
+            }
+            // Numbers the bronze writer skipped hold no batch.
+            self.next = self.next.max(upto + 1);
+        }
+        Ok(())
+    }
+
+    /// Applies every bronze batch the table holds that is not applied yet.
+    pub(crate) async fn catch_up_with_table(&mut self) -> Result<(), StreamError> {
+        self.bronze.refresh().await?;
+        let last = self.bronze.last_txn_version(bronze::APP_ID).await?.unwrap_or(0);
+        self.catch_up(last).await?;
+        self.checkpoint().await
+    }
+
+    /// Applies one bronze batch.
+    async fn apply(&mut self, batch: &BronzeBatch, checkpoint: bool) -> Result<(), StreamError> {
+        let mut routed = route(batch, &self.contracts);
+        let mut stats = *self.stats.borrow();
+        stats.records += routed.records;
+        let tables = std::mem::take(&mut routed.tables);
+        for (name, rows) in tables {
+            if !self.tables.contains_key(&name) {
+                let table = self.layout.open_silver(&rows.table).await?;
+                self.tables.insert(name.clone(), table);
+            }
+            let Some(table) = self.tables.get_mut(&name) else {
+                continue;
+            };
+            let spec = MergeSpec::new(rows.table.keys.iter().cloned(), VERSION_COLUMN);
+            match table.merge(SILVER_APP_ID, batch.seq, &rows.batches, &spec).await {
+                Ok(MergeOutcome::Committed { report, .. }) => {
+                    let c = report.counters;
+                    crate::metrics::silver_rows(&name, "applied", c.applied);
+                    crate::metrics::silver_rows(&name, "duplicate", c.duplicate);
+                    crate::metrics::silver_rows(&name, "late", c.late);
+                    crate::metrics::silver_rows(&name, "superseded", c.superseded);
+                    stats.applied += c.applied;
+                    stats.duplicate += c.duplicate;
+                    stats.late += c.late;
+                }
+                Ok(_) => {}
+                Err(LakeError::Rejected { rejection, .. }) => {
+                    // A change the merge refuses: the table's rows of this
+                    // batch go to the dead-letter table instead.
+                    let reason = dlq::Reason::new(
+                        rejection.code(),
+                        rejection.location().to_string(),
+                        rejection.detail(),
+                    )
+                    .for_table(name.clone());
+                    let by_row: HashMap<u32, &bronze::BronzeRow> =
+                        batch.rows.iter().map(|r| (r.row, r)).collect();
+                    let mut origins: Vec<u32> = rows.origins.into_iter().flatten().collect();
+                    origins.sort_unstable();
+                    origins.dedup();
+                    for origin in origins {
+                        if let Some(row) = by_row.get(&origin) {
+                            routed.reject(batch.seq, row, reason.clone());
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let now = SystemTime::now();
+        if !routed.dead.is_empty() || checkpoint || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            let rows = dlq::to_batch(&routed.dead, micros(now));
+            self.dead_letter
+                .append_idempotent(SILVER_APP_ID, batch.seq, vec![rows])
+                .await?;
+            self.last_checkpoint = Instant::now();
+        }
+        for d in &routed.dead {
+            crate::metrics::dead_letter(dlq::class_name(d.reason.code.class()));
+        }
+        let now_micros = micros(now);
+        for row in &batch.rows {
+            let waited = u64::try_from(now_micros.saturating_sub(row.received_at)).unwrap_or(0);
+            crate::metrics::end_to_end(Duration::from_micros(waited));
+        }
+        stats.batches += 1;
+        stats.dead_letters += routed.dead.len() as u64;
+        self.stats.send_replace(stats);
+        self.next = batch.seq + 1;
+        self.progress.send_replace(batch.seq);
+        crate::metrics::batches(None, Some(batch.seq));
+        Ok(())
+    }
+
+    /// Records the checkpoint (an empty dead-letter append) when batches
+    /// were applied since the last one.
+    async fn checkpoint(&mut self) -> Result<(), StreamError> {
+        let done = self.next - 1;
+        if done <= 0 {
+            return Ok(());
+        }
+        let recorded = self
+            .dead_letter
+            .last_txn_version(SILVER_APP_ID)
+            .await?
+            .unwrap_or(0);
+        if recorded < done {
+            let rows = dlq::to_batch(&[], micros(SystemTime::now()));
+            self.dead_letter
+                .append_idempotent(SILVER_APP_ID, done, vec![rows])
+                .await?;
+        }
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// Applies `batch`, first catching up with the batches before it.
+    async fn take(&mut self, batch: BronzeBatch, idle: bool) -> Result<(), StreamError> {
+        if batch.seq < self.next {
+            return Ok(());
+        }
+        if batch.seq > self.next {
+            self.catch_up(batch.seq - 1).await?;
+        }
+        self.apply(&batch, idle).await
+    }
+}
+
+/// Runs the silver stage until the bronze writer stops (then catches up
+/// with the table and records the checkpoint) or `cancel` fires. A failed
+/// batch is tried again, waiting longer each time (up to 30 s).
+pub(crate) async fn run(
+    mut silver: Silver,
+    mut rx: mpsc::Receiver<BronzeBatch>,
+    cancel: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(200);
+    let mut retry = |e: StreamError| {
+        tracing::error!(error = %e, code = %e.code(), "silver stage failed; trying again");
+        let wait = backoff;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+        wait
+    };
+    // Batches written before this start.
+    loop {
+        match silver.catch_up_with_table().await {
+            Ok(()) => break,
+            Err(e) => {
+                let wait = retry(e);
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+    loop {
+        let batch = tokio::select! {
+            () = cancel.cancelled() => return,
+            b = rx.recv() => b,
+        };
+        let Some(batch) = batch else { break };
+        loop {
+            let idle = rx.is_empty();
+            match silver.take(batch.clone(), idle).await {
+                Ok(()) => break,
+                Err(e) => {
+                    let wait = retry(e);
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+    // The writer stopped: apply what the queue dropped, then checkpoint.
+    loop {
+        match silver.catch_up_with_table().await {
+            Ok(()) => return,
+            Err(e) => {
+                let wait = retry(e);
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
