@@ -37,5 +37,5 @@ pub mod worker;
 
 pub use error::StreamError;
 pub use ingest::{Format, Inbound, IngestError, IngestHandle, Receipt};
-pub use pipeline::{Health, Pipeline, Settings};
+pub use pipeline::{DRAIN_TIMEOUT, Health, Pipeline, Settings};
 pub use worker::{LakeLayout, SilverStats};

@@ -14,6 +14,9 @@ use crate::ingest::IngestHandle;
 use crate::silver::Contracts;
 use crate::worker::{self, LakeLayout, Silver, SilverStats};
 
+/// How long [`Pipeline::shutdown`] lets the silver stage drain.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What the pipeline needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -135,12 +138,18 @@ impl Pipeline {
 
     /// Stops taking input, lets the bronze writer commit what it holds and
     /// the silver stage apply every bronze batch, then returns what silver
-    /// did. Sources must be stopped first (their handles dropped).
+    /// did. Sources must be stopped first (their handles dropped). A silver
+    /// stage still failing after [`DRAIN_TIMEOUT`] is stopped: the batches
+    /// it did not apply are applied by the next start.
     pub async fn shutdown(mut self) -> SilverStats {
         self.health.stopping.store(true, Ordering::Relaxed);
         self.ingest = None;
         let _ = (&mut self.writer).await;
-        let _ = (&mut self.silver).await;
+        if tokio::time::timeout(DRAIN_TIMEOUT, &mut self.silver).await.is_err() {
+            tracing::warn!("silver stage did not finish draining; the next start applies the rest");
+            self.cancel.cancel();
+            let _ = (&mut self.silver).await;
+        }
         *self.stats.borrow()
     }
 

@@ -425,7 +425,7 @@ fn route_fhir(seq: i64, row: &BronzeRow, fhir: &mut FhirSink, routed: &mut Route
     };
     match detect(&row.payload[..row.payload.len().min(64 * 1024)]) {
         Some(FhirFormat::Ndjson) => {
-            for resource in NdjsonReader::new(&row.payload[..], options.clone()) {
+            for resource in NdjsonReader::new(&row.payload[..], options) {
                 one(routed, resource);
             }
         }

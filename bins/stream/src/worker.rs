@@ -18,6 +18,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use caresync_lake::{LakeError, LakeTable, MergeOutcome, MergeSpec, TableSpec};
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::SchemaRef;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -196,7 +199,10 @@ impl Silver {
                 continue;
             };
             let spec = MergeSpec::new(rows.table.keys.iter().cloned(), VERSION_COLUMN);
-            match table.merge(SILVER_APP_ID, batch.seq, &rows.batches, &spec).await {
+            let changes = conform(&rows.batches, &table.schema()?).map_err(|e| {
+                StreamError::Config(format!("silver table {name} cannot take its rows: {e}"))
+            })?;
+            match table.merge(SILVER_APP_ID, batch.seq, &changes, &spec).await {
                 Ok(MergeOutcome::Committed { report, .. }) => {
                     let c = report.counters;
                     crate::metrics::silver_rows(&name, "applied", c.applied);
@@ -288,6 +294,35 @@ impl Silver {
         }
         self.apply(&batch, idle).await
     }
+}
+
+/// `batches` cast to the Arrow types a Delta table reads back (list items
+/// are named `element` there, `item` in Arrow's builders).
+fn conform(
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>, deltalake::arrow::error::ArrowError> {
+    batches
+        .iter()
+        .map(|b| {
+            if b.schema().fields().iter().zip(schema.fields()).all(|(a, t)| a.data_type() == t.data_type()) {
+                return Ok(b.clone());
+            }
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| {
+                    if c.data_type() == f.data_type() {
+                        Ok(c.clone())
+                    } else {
+                        cast(c, f.data_type())
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), columns)
+        })
+        .collect()
 }
 
 /// Runs the silver stage until the bronze writer stops (then catches up

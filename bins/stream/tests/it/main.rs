@@ -1,0 +1,7 @@
+//! Integration tests of the stream: real sockets, real Delta tables in
+//! temporary folders.
+
+mod folder;
+mod http;
+mod mllp;
+mod support;
