@@ -10,8 +10,9 @@
 //! into Delta change histories and rebuilds past states (the
 //! `caresync-reverse-sync` binary's); and `caresync contract check` and
 //! `caresync policy check`, the promotion gates CI runs over contracts and
-//! policies. Later subcommands (`demo`, `stream`) wire the library crates
-//! together the same way.
+//! policies; and `caresync stream`, streaming ingest into bronze, silver
+//! and dead-letter Delta tables (the `caresync-stream` binary's command
+//! line). A later subcommand (`demo`) wires the jobs together the same way.
 
 use std::process::ExitCode;
 
@@ -50,6 +51,10 @@ enum Command {
     Contract(contract::Args),
     /// Masking and row-filter policies: `policy check`, the PHI gate.
     Policy(policy::Args),
+    /// Streaming ingest (MLLP, FHIR over HTTP, landing folders) into
+    /// bronze, silver and dead-letter Delta tables; `stream replay` and
+    /// `stream backfill` re-process after a fix.
+    Stream(caresync_stream::cli::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,5 +79,6 @@ fn main() -> ExitCode {
         Command::Reverse(args) => caresync_reverse_sync::cli::run_cli(args),
         Command::Contract(args) => contract::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Stream(args) => caresync_stream::cli::run_cli(args),
     }
 }

@@ -25,7 +25,7 @@ use deltalake::arrow::array::{
     Array, ArrayRef, AsArray as _, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use deltalake::arrow::compute::filter_record_batch;
+use deltalake::arrow::compute::{cast, filter_record_batch};
 use deltalake::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
@@ -155,9 +155,23 @@ impl BronzeBatch {
         };
         let mut by_seq: std::collections::BTreeMap<i64, Vec<BronzeRow>> = Default::default();
         for batch in batches {
+            // Scans may read text and bytes as views: cast to the schema's types.
+            let mut cast_columns = std::collections::HashMap::new();
+            for field in schema().fields() {
+                let Some(c) = batch.column_by_name(field.name()) else {
+                    continue;
+                };
+                let c = if c.data_type() == field.data_type() {
+                    c.clone()
+                } else {
+                    cast(c, field.data_type())
+                        .map_err(|e| bad(format!("column {}: {e}", field.name())))?
+                };
+                cast_columns.insert(field.name().clone(), c);
+            }
             let col = |name: &str| {
-                batch
-                    .column_by_name(name)
+                cast_columns
+                    .get(name)
                     .ok_or_else(|| bad(format!("no column {name}")))
             };
             let seqs = col("batch")?.as_primitive_opt::<Int64Type>().cloned();

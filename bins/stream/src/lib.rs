@@ -24,6 +24,8 @@
 
 pub mod bronze;
 mod claims;
+pub mod cli;
+mod config;
 pub mod dlq;
 mod error;
 pub mod folder;
@@ -32,9 +34,11 @@ pub mod ingest;
 pub mod metrics;
 pub mod mllp;
 mod pipeline;
+pub mod replay;
 pub mod silver;
 pub mod worker;
 
+pub use config::Config;
 pub use error::StreamError;
 pub use ingest::{Format, Inbound, IngestError, IngestHandle, Receipt};
 pub use pipeline::{DRAIN_TIMEOUT, Health, Pipeline, Settings};

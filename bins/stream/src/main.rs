@@ -1,5 +1,29 @@
-//! `caresync-stream`: see [`caresync_stream`].
+//! `caresync-stream`: streaming ingest into bronze, silver and dead-letter
+//! Delta tables (see [`caresync_stream`]).
 
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "caresync-stream",
+    version,
+    about = "Streaming ingest into bronze, silver and dead-letter Delta tables"
+)]
+struct Cli {
+    #[command(flatten)]
+    args: caresync_stream::cli::Args,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,buoyant_kernel=warn,deltalake=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    caresync_stream::cli::run_cli(Cli::parse().args)
 }

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bronze::{self, BronzeBatch, micros};
 use crate::dlq;
 use crate::error::StreamError;
-use crate::silver::{Contracts, SilverTable, VERSION_COLUMN, route};
+use crate::silver::{Contracts, Routed, SilverTable, VERSION_COLUMN, route};
 
 /// The `txn` application id of silver merges and dead-letter appends.
 pub const SILVER_APP_ID: &str = "caresync-stream/silver";
@@ -120,10 +120,9 @@ pub struct SilverStats {
 
 /// The silver stage's state.
 pub(crate) struct Silver {
-    layout: LakeLayout,
     bronze: LakeTable,
     dead_letter: LakeTable,
-    tables: HashMap<String, LakeTable>,
+    tables: SilverTables,
     contracts: Contracts,
     /// The next bronze batch to apply.
     next: i64,
@@ -145,10 +144,9 @@ impl Silver {
         let done = dead_letter.last_txn_version(SILVER_APP_ID).await?.unwrap_or(0);
         progress.send_replace(done);
         Ok(Silver {
-            layout,
+            tables: SilverTables::new(layout),
             bronze,
             dead_letter,
-            tables: HashMap::new(),
             contracts,
             next: done + 1,
             last_checkpoint: Instant::now(),
@@ -188,55 +186,9 @@ impl Silver {
     async fn apply(&mut self, batch: &BronzeBatch, checkpoint: bool) -> Result<(), StreamError> {
         let mut routed = route(batch, &self.contracts);
         let mut stats = *self.stats.borrow();
-        stats.records += routed.records;
-        let tables = std::mem::take(&mut routed.tables);
-        for (name, rows) in tables {
-            if !self.tables.contains_key(&name) {
-                let table = self.layout.open_silver(&rows.table).await?;
-                self.tables.insert(name.clone(), table);
-            }
-            let Some(table) = self.tables.get_mut(&name) else {
-                continue;
-            };
-            let spec = MergeSpec::new(rows.table.keys.iter().cloned(), VERSION_COLUMN);
-            let changes = conform(&rows.batches, &table.schema()?).map_err(|e| {
-                StreamError::Config(format!("silver table {name} cannot take its rows: {e}"))
-            })?;
-            match table.merge(SILVER_APP_ID, batch.seq, &changes, &spec).await {
-                Ok(MergeOutcome::Committed { report, .. }) => {
-                    let c = report.counters;
-                    crate::metrics::silver_rows(&name, "applied", c.applied);
-                    crate::metrics::silver_rows(&name, "duplicate", c.duplicate);
-                    crate::metrics::silver_rows(&name, "late", c.late);
-                    crate::metrics::silver_rows(&name, "superseded", c.superseded);
-                    stats.applied += c.applied;
-                    stats.duplicate += c.duplicate;
-                    stats.late += c.late;
-                }
-                Ok(_) => {}
-                Err(LakeError::Rejected { rejection, .. }) => {
-                    // A change the merge refuses: the table's rows of this
-                    // batch go to the dead-letter table instead.
-                    let reason = dlq::Reason::new(
-                        rejection.code(),
-                        rejection.location().to_string(),
-                        rejection.detail(),
-                    )
-                    .for_table(name.clone());
-                    let by_row: HashMap<u32, &bronze::BronzeRow> =
-                        batch.rows.iter().map(|r| (r.row, r)).collect();
-                    let mut origins: Vec<u32> = rows.origins.into_iter().flatten().collect();
-                    origins.sort_unstable();
-                    origins.dedup();
-                    for origin in origins {
-                        if let Some(row) = by_row.get(&origin) {
-                            routed.reject(batch.seq, row, reason.clone());
-                        }
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.tables
+            .merge(SILVER_APP_ID, batch, &mut routed, &mut stats)
+            .await?;
         let now = SystemTime::now();
         if !routed.dead.is_empty() || checkpoint || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
             let rows = dlq::to_batch(&routed.dead, micros(now));
@@ -293,6 +245,83 @@ impl Silver {
             self.catch_up(batch.seq - 1).await?;
         }
         self.apply(&batch, idle).await
+    }
+}
+
+/// The silver tables of a lake, opened (or created) when first met.
+pub(crate) struct SilverTables {
+    layout: LakeLayout,
+    open: HashMap<String, LakeTable>,
+}
+
+impl SilverTables {
+    pub(crate) fn new(layout: LakeLayout) -> Self {
+        SilverTables {
+            layout,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Merges the tables of `routed` (taken from it) under (`app`,
+    /// `batch.seq`), counting into `stats`; a table's rows the merge
+    /// refuses become dead letters of `routed`.
+    pub(crate) async fn merge(
+        &mut self,
+        app: &str,
+        batch: &BronzeBatch,
+        routed: &mut Routed,
+        stats: &mut SilverStats,
+    ) -> Result<(), StreamError> {
+        stats.records += routed.records;
+        let tables = std::mem::take(&mut routed.tables);
+        for (name, rows) in tables {
+            if !self.open.contains_key(&name) {
+                let table = self.layout.open_silver(&rows.table).await?;
+                self.open.insert(name.clone(), table);
+            }
+            let Some(table) = self.open.get_mut(&name) else {
+                continue;
+            };
+            let spec = MergeSpec::new(rows.table.keys.iter().cloned(), VERSION_COLUMN);
+            let changes = conform(&rows.batches, &table.schema()?).map_err(|e| {
+                StreamError::Config(format!("silver table {name} cannot take its rows: {e}"))
+            })?;
+            match table.merge(app, batch.seq, &changes, &spec).await {
+                Ok(MergeOutcome::Committed { report, .. }) => {
+                    let c = report.counters;
+                    crate::metrics::silver_rows(&name, "applied", c.applied);
+                    crate::metrics::silver_rows(&name, "duplicate", c.duplicate);
+                    crate::metrics::silver_rows(&name, "late", c.late);
+                    crate::metrics::silver_rows(&name, "superseded", c.superseded);
+                    stats.applied += c.applied;
+                    stats.duplicate += c.duplicate;
+                    stats.late += c.late;
+                }
+                Ok(_) => {}
+                Err(LakeError::Rejected { rejection, .. }) => {
+                    // A change the merge refuses: the table's rows of this
+                    // batch go to the dead-letter table instead.
+                    let reason = dlq::Reason::new(
+                        rejection.code(),
+                        rejection.location().to_string(),
+                        rejection.detail(),
+                    )
+                    .for_table(name.clone());
+                    let by_row: HashMap<u32, &bronze::BronzeRow> =
+                        batch.rows.iter().map(|r| (r.row, r)).collect();
+                    let mut origins: Vec<u32> = rows.origins.into_iter().flatten().collect();
+                    origins.sort_unstable();
+                    origins.dedup();
+                    for origin in origins {
+                        if let Some(row) = by_row.get(&origin) {
+                            routed.reject(batch.seq, row, reason.clone());
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 }
 

@@ -4,4 +4,5 @@
 mod folder;
 mod http;
 mod mllp;
+mod replay;
 mod support;

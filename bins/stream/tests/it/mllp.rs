@@ -165,3 +165,62 @@ async fn a_killed_pipeline_restarts_and_converges_to_the_same_silver() {
         assert_eq!(got, want, "{table} after the crash");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_a_crashed_run_left_in_bronze_are_applied_on_start() {
+    use std::sync::Arc;
+
+    use caresync_stream::Format;
+    use caresync_stream::bronze::{self, BronzeBatch, BronzeRow};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let layout = layout(&dir);
+    let messages = admissions(5, 30);
+    // What a process killed after its bronze commits and before its silver
+    // merges leaves: three bronze batches, no silver, no checkpoint.
+    let mut table = layout.open_bronze().await.expect("bronze");
+    for (i, chunk) in messages.chunks(10).enumerate() {
+        let seq = i as i64 + 1;
+        let batch = BronzeBatch {
+            seq,
+            rows: chunk
+                .iter()
+                .enumerate()
+                .map(|(row, m)| BronzeRow {
+                    row: row as u32,
+                    source: Arc::from("mllp"),
+                    format: Format::Hl7v2,
+                    received_at: 1_700_000_000_000_000,
+                    message_id: Some(m.control_id.clone()),
+                    content_sha256: bronze::sha256_hex(&m.bytes),
+                    payload: m.bytes.clone(),
+                })
+                .collect(),
+        };
+        table
+            .append_idempotent(bronze::APP_ID, seq, vec![batch.to_record_batch()])
+            .await
+            .expect("bronze commit");
+    }
+    let running = Running::start(settings(&layout)).await;
+    running.pipeline.wait_silver(3).await;
+    // New input after the recovered batches gets the next batch number.
+    let extra = admissions(6, 1);
+    let mut client = Client::connect(running.addr).await;
+    assert!(accepted(&client.call(&extra[0].bytes).await));
+    running.stop().await;
+
+    let expected: BTreeSet<String> = messages
+        .iter()
+        .chain(&extra)
+        .flat_map(|m| m.patients.iter().map(|p| p.mrn.clone()))
+        .collect();
+    let mrns: BTreeSet<String> = texts(&rows(&layout.silver("patient")).await, "mrn")
+        .into_iter()
+        .collect();
+    assert_eq!(mrns, expected);
+    let batches: BTreeSet<String> = texts(&rows(&layout.bronze()).await, "message_id")
+        .into_iter()
+        .collect();
+    assert_eq!(batches.len(), 31);
+}
