@@ -3,6 +3,7 @@
 
 mod folder;
 mod http;
+mod kill;
 mod mllp;
 mod replay;
 mod support;
