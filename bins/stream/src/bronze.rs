@@ -305,36 +305,39 @@ pub(crate) async fn run_writer(
             }
         }
         let started = Instant::now();
-        let rows: Vec<BronzeRow> = pending
-            .iter()
-            .enumerate()
-            .map(|(i, p)| BronzeRow {
-                row: u32::try_from(i).unwrap_or(u32::MAX),
-                source: p.inbound.source.clone(),
-                format: p.inbound.format,
-                received_at: micros(p.inbound.received_at),
-                message_id: p.inbound.message_id.clone(),
-                content_sha256: sha256_hex(&p.inbound.payload),
-                payload: p.inbound.payload.clone(),
-            })
-            .collect();
-        let result = commit(&mut table, &mut seq, &rows).await;
-        crate::metrics::bronze_commit(rows.len(), started.elapsed(), result.is_ok());
+        let mut batch = BronzeBatch {
+            seq: seq + 1,
+            rows: pending
+                .iter_mut()
+                .enumerate()
+                .map(|(i, p)| {
+                    let payload = std::mem::take(&mut p.inbound.payload);
+                    BronzeRow {
+                        row: u32::try_from(i).unwrap_or(u32::MAX),
+                        source: p.inbound.source.clone(),
+                        format: p.inbound.format,
+                        received_at: micros(p.inbound.received_at),
+                        message_id: p.inbound.message_id.take(),
+                        content_sha256: sha256_hex(&payload),
+                        payload,
+                    }
+                })
+                .collect(),
+        };
+        let result = commit(&mut table, &mut seq, &mut batch).await;
+        crate::metrics::bronze_commit(batch.rows.len(), started.elapsed(), result.is_ok());
         if let Ok(seq) = result {
             crate::metrics::batches(Some(seq), None);
         }
         match result {
-            Ok(batch_seq) => {
-                for (i, p) in pending.drain(..).enumerate() {
+            Ok(_) => {
+                for (p, row) in pending.drain(..).zip(&batch.rows) {
+                    crate::metrics::received(&row.source, row.format.as_str(), 1);
                     let _ = p.reply.send(Ok(Receipt {
-                        batch: batch_seq,
-                        row: u32::try_from(i).unwrap_or(u32::MAX),
+                        batch: batch.seq,
+                        row: row.row,
                     }));
                 }
-                let batch = BronzeBatch {
-                    seq: batch_seq,
-                    rows,
-                };
                 // A full queue means silver lags: it reads the batch back
                 // from the table when it catches up.
                 if let Err(mpsc::error::TrySendError::Closed(_)) = committed.try_send(batch) {
@@ -342,7 +345,7 @@ pub(crate) async fn run_writer(
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, rows = rows.len(), "bronze commit failed; senders are told to send again");
+                tracing::error!(error = %e, rows = batch.rows.len(), "bronze commit failed; senders are told to send again");
                 let reason: Arc<str> = Arc::from(e.to_string());
                 for p in pending.drain(..) {
                     let _ = p.reply.send(Err(IngestError::Bronze {
@@ -360,12 +363,8 @@ pub(crate) async fn run_writer(
 async fn commit(
     table: &mut LakeTable,
     seq: &mut i64,
-    rows: &[BronzeRow],
+    batch: &mut BronzeBatch,
 ) -> Result<i64, StreamError> {
-    let mut batch = BronzeBatch {
-        seq: *seq + 1,
-        rows: rows.to_vec(),
-    };
     for _ in 0..8 {
         batch.seq = *seq + 1;
         match table

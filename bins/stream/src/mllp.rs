@@ -145,22 +145,22 @@ async fn connection(
 /// asked for none).
 async fn handle(payload: Vec<u8>, ingest: IngestHandle, source: Arc<str>) -> Option<Vec<u8>> {
     let arrived = Instant::now();
-    let header = Message::parse(&payload)
+    // The acknowledgement and the message id need the header only: keep
+    // the MSH segment, not a copy of the whole message.
+    let end = memchr::memchr2(b'\r', b'\n', &payload).unwrap_or(payload.len());
+    let msh = payload[..end].to_vec();
+    let message_id = Message::parse(&msh)
         .ok()
-        .map(|m| m.header().control_id().map(|c| c.into_owned()));
+        .and_then(|m| m.header().control_id().map(|c| c.into_owned()));
     let inbound = Inbound {
         source: source.clone(),
         format: Format::Hl7v2,
-        message_id: header.clone().flatten(),
+        message_id,
         received_at: SystemTime::now(),
         payload,
     };
-    let payload_for_ack = inbound.payload.clone();
     let stored = ingest.submit(inbound).await;
-    if stored.is_ok() {
-        crate::metrics::received(&source, Format::Hl7v2.as_str(), 1);
-    }
-    let ack = acknowledge(&payload_for_ack, stored.as_ref().err().map(|e| e.code()));
+    let ack = acknowledge(&msh, stored.as_ref().err().map(|e| e.code()));
     crate::metrics::acked(&source, arrived.elapsed());
     ack
 }
