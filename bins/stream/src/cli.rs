@@ -164,8 +164,9 @@ async fn run(args: RunArgs) -> Result<(), StreamError> {
             "no source: give --mllp, --http or --landing (or their sections in --config)".into(),
         ));
     }
+    let lake = layout(&config)?;
     let settings = Settings {
-        lake: layout(&config)?,
+        lake: lake.clone(),
         batching: config.batching(),
         contracts: config.read_contracts()?,
     };
@@ -183,10 +184,31 @@ async fn run(args: RunArgs) -> Result<(), StreamError> {
             cancel.clone(),
         ));
     }
+    let mut watcher = None;
+    if let Some(landing) = &config.landing {
+        let mut options = crate::folder::FolderOptions::default();
+        if let Some(poll) = landing.poll {
+            options.poll = poll;
+        }
+        tracing::info!(folder = %landing.path.display(), "watching the landing folder");
+        watcher = Some(tokio::spawn(crate::folder::watch(
+            landing.path.clone(),
+            lake.clone(),
+            pipeline.ingest(),
+            Arc::from("landing"),
+            options,
+            cancel.clone(),
+        )));
+    }
     stop_signal().await;
     tracing::info!("stopping: draining sources, bronze and silver");
     cancel.cancel();
     while sources.join_next().await.is_some() {}
+    if let Some(watcher) = watcher
+        && let Ok(Err(e)) = watcher.await
+    {
+        tracing::error!(code = %e.code(), "landing folder: {e}");
+    }
     let stats = pipeline.shutdown().await;
     tracing::info!(
         batches = stats.batches,

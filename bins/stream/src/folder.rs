@@ -67,7 +67,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use caresync_core::{ErrorClass, ErrorCode};
-use deltalake::arrow::array::{Array as _, AsArray as _};
+use deltalake::arrow::array::{Array as _, AsArray as _, StringArray};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::DataType;
 use futures::TryStreamExt as _;
 use tokio_util::sync::CancellationToken;
 
@@ -210,11 +212,21 @@ pub async fn already_ingested(
         .await
         .map_err(|e| scan_failed(format!("scan failed: {e}")))?
     {
-        let text = |name: &str| {
-            batch
+        // Read back as `Utf8`, `Utf8View` or a dictionary, depending on the
+        // reader: cast to plain `Utf8`.
+        let text = |name: &str| -> Result<StringArray, StreamError> {
+            let column = batch
                 .column_by_name(name)
-                .and_then(|c| c.as_string_opt::<i32>())
-                .ok_or_else(|| scan_failed(format!("column {name} is missing or not text")))
+                .ok_or_else(|| scan_failed(format!("no column {name}")))?;
+            let cast = cast(column, &DataType::Utf8).map_err(|e| {
+                scan_failed(format!(
+                    "column {name} of type {} is not text: {e}",
+                    column.data_type()
+                ))
+            })?;
+            cast.as_string_opt::<i32>()
+                .cloned()
+                .ok_or_else(|| scan_failed(format!("column {name} is not text")))
         };
         let (ids, shas) = (text("message_id")?, text("content_sha256")?);
         for i in 0..batch.num_rows() {
@@ -228,6 +240,10 @@ pub async fn already_ingested(
 
 /// A landing folder ready to be polled; [`watch`] polls one in a loop, and
 /// a one-off import calls [`LandingFolder::sweep`] once.
+///
+/// It holds an [`IngestHandle`]: drop it before
+/// [`Pipeline::shutdown`](crate::Pipeline::shutdown), which waits for every
+/// handle to go.
 #[derive(Debug)]
 pub struct LandingFolder {
     dir: PathBuf,

@@ -114,35 +114,34 @@ fn last_batch(batches: &[RecordBatch]) -> i64 {
         .unwrap_or(0)
 }
 
+type Watcher = JoinHandle<Result<(), caresync_stream::StreamError>>;
+
 /// Waits, batch by batch as silver applies them, until bronze holds
-/// `files` rows and silver has applied all of them.
-async fn settle(pipeline: &Pipeline, layout: &LakeLayout, files: usize) {
+/// `files` rows and silver has applied all of them; fails if the watcher
+/// ends first.
+async fn settle(pipeline: &Pipeline, layout: &LakeLayout, files: usize, watcher: &mut Watcher) {
     let mut next = pipeline.silver_batch();
     loop {
         let (stored, last) = bronze(layout).await;
+        let target = if stored.len() >= files {
+            last
+        } else {
+            next + 1
+        };
+        tokio::select! {
+            ended = &mut *watcher => panic!("the watcher ended early: {ended:?}"),
+            waited = tokio::time::timeout(Duration::from_secs(60), pipeline.wait_silver(target)) => {
+                assert!(waited.is_ok(), "only {} of {files} files in bronze after 60 s", stored.len());
+            }
+        }
         if stored.len() >= files {
-            tokio::time::timeout(Duration::from_secs(60), pipeline.wait_silver(last))
-                .await
-                .expect("silver applies the stored files within 60 s");
             return;
         }
-        next += 1;
-        tokio::time::timeout(Duration::from_secs(60), pipeline.wait_silver(next))
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "only {} of {files} files in bronze after 60 s",
-                    stored.len()
-                )
-            });
+        next = target;
     }
 }
 
-fn spawn_watch(
-    setup: &Setup,
-    pipeline: &Pipeline,
-    cancel: &CancellationToken,
-) -> JoinHandle<Result<(), caresync_stream::StreamError>> {
+fn spawn_watch(setup: &Setup, pipeline: &Pipeline, cancel: &CancellationToken) -> Watcher {
     tokio::spawn(folder::watch(
         setup.landing.clone(),
         setup.layout.clone(),
@@ -154,10 +153,7 @@ fn spawn_watch(
 }
 
 /// Cancels the watcher and waits for it to finish what it has in flight.
-async fn stop(
-    cancel: &CancellationToken,
-    watcher: JoinHandle<Result<(), caresync_stream::StreamError>>,
-) {
+async fn stop(cancel: &CancellationToken, watcher: Watcher) {
     cancel.cancel();
     watcher
         .await
@@ -208,8 +204,8 @@ async fn dropped_files_land_in_bronze_and_silver_and_move_to_done() {
         .await
         .expect("pipeline starts");
     let cancel = CancellationToken::new();
-    let watcher = spawn_watch(&setup, &pipeline, &cancel);
-    settle(&pipeline, &setup.layout, 4).await;
+    let mut watcher = spawn_watch(&setup, &pipeline, &cancel);
+    settle(&pipeline, &setup.layout, 4, &mut watcher).await;
     stop(&cancel, watcher).await;
 
     let (stored, _) = bronze(&setup.layout).await;
@@ -248,7 +244,11 @@ async fn dropped_files_land_in_bronze_and_silver_and_move_to_done() {
     assert!(files(&setup.rejected()).is_empty());
 
     let patients = silver_by_file(&setup.layout, "patient").await;
-    assert_eq!(patients.get(&sha256_hex(&ndjson)), Some(&7), "{patients:?}");
+    assert_eq!(
+        patients.get(&sha256_hex(&ndjson)),
+        Some(&distinct_ids(&ndjson)),
+        "{patients:?}"
+    );
     assert_eq!(
         patients.get(&sha256_hex(&corpus)),
         Some(&distinct_ids(&corpus)),
@@ -279,8 +279,8 @@ async fn dropped_files_land_in_bronze_and_silver_and_move_to_done() {
     )
     .expect("rename into place");
     let cancel = CancellationToken::new();
-    let watcher = spawn_watch(&setup, &pipeline, &cancel);
-    settle(&pipeline, &setup.layout, 5).await;
+    let mut watcher = spawn_watch(&setup, &pipeline, &cancel);
+    settle(&pipeline, &setup.layout, 5, &mut watcher).await;
     stop(&cancel, watcher).await;
     let (stored, _) = bronze(&setup.layout).await;
     assert_eq!(stored.len(), 5);
@@ -307,8 +307,8 @@ async fn a_file_already_in_bronze_is_not_submitted_again_after_a_restart() {
         .await
         .expect("pipeline starts");
     let cancel = CancellationToken::new();
-    let watcher = spawn_watch(&setup, &pipeline, &cancel);
-    settle(&pipeline, &setup.layout, 1).await;
+    let mut watcher = spawn_watch(&setup, &pipeline, &cancel);
+    settle(&pipeline, &setup.layout, 1, &mut watcher).await;
     stop(&cancel, watcher).await;
     pipeline.shutdown().await;
     assert_eq!(files(&setup.done()), ["admit.hl7".to_owned()].into());
@@ -324,8 +324,8 @@ async fn a_file_already_in_bronze_is_not_submitted_again_after_a_restart() {
         .await
         .expect("pipeline restarts");
     let cancel = CancellationToken::new();
-    let watcher = spawn_watch(&setup, &pipeline, &cancel);
-    settle(&pipeline, &setup.layout, 2).await;
+    let mut watcher = spawn_watch(&setup, &pipeline, &cancel);
+    settle(&pipeline, &setup.layout, 2, &mut watcher).await;
     stop(&cancel, watcher).await;
     pipeline.shutdown().await;
 
@@ -381,6 +381,8 @@ async fn a_known_name_with_new_content_is_stored_and_kept_beside_the_first() {
     pipeline
         .wait_silver(sweep.last_batch.expect("a bronze batch"))
         .await;
+    // A source holds an ingest handle: the pipeline drains once it is gone.
+    drop(landing);
     pipeline.shutdown().await;
 
     let (stored, _) = bronze(&setup.layout).await;
@@ -447,6 +449,8 @@ async fn unknown_and_oversized_files_are_rejected_and_broken_ones_dead_lettered(
     pipeline
         .wait_silver(sweep.last_batch.expect("a bronze batch"))
         .await;
+    // A source holds an ingest handle: the pipeline drains once it is gone.
+    drop(landing);
     pipeline.shutdown().await;
 
     assert_eq!(
