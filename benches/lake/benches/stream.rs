@@ -48,7 +48,10 @@ struct Server {
 
 async fn start() -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let layout = LakeLayout::new(dir.path().join("lake").display().to_string(), HashMap::new());
+    let layout = LakeLayout::new(
+        dir.path().join("lake").display().to_string(),
+        HashMap::new(),
+    );
     let pipeline = Pipeline::start(Settings {
         lake: layout,
         batching: Batching::default(),
@@ -85,7 +88,11 @@ impl Server {
 
 /// Reads `n` acknowledgements from `read`, calling `each` with the time each
 /// arrived.
-async fn read_acks(mut read: tokio::net::tcp::OwnedReadHalf, n: usize, mut each: impl FnMut(Instant)) {
+async fn read_acks(
+    mut read: tokio::net::tcp::OwnedReadHalf,
+    n: usize,
+    mut each: impl FnMut(Instant),
+) {
     let mut decoder = MllpDecoder::default();
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -94,7 +101,9 @@ async fn read_acks(mut read: tokio::net::tcp::OwnedReadHalf, n: usize, mut each:
         match decoder.scan(&buf) {
             Scan::Frame { consumed, payload } => {
                 assert!(
-                    buf[payload].windows(4).any(|w| w == b"|AA|" || w == b"|CA|"),
+                    buf[payload]
+                        .windows(4)
+                        .any(|w| w == b"|AA|" || w == b"|CA|"),
                     "every message is accepted"
                 );
                 buf.drain(..consumed);
@@ -127,7 +136,10 @@ fn framed(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 /// Sends every frame as fast as the window allows; returns (time to the
 /// last ACK, time to silver, stats).
-async fn throughput(frames: Arc<Vec<Vec<u8>>>, connections: usize) -> (Duration, Duration, caresync_stream::SilverStats) {
+async fn throughput(
+    frames: Arc<Vec<Vec<u8>>>,
+    connections: usize,
+) -> (Duration, Duration, caresync_stream::SilverStats) {
     const WINDOW: usize = 256;
     let server = start().await;
     let started = Instant::now();
@@ -165,7 +177,12 @@ async fn throughput(frames: Arc<Vec<Vec<u8>>>, connections: usize) -> (Duration,
 
 /// Sends at `rate` messages a second for `seconds`; returns each message's
 /// ACK latency.
-async fn latency(frames: Arc<Vec<Vec<u8>>>, connections: usize, rate: usize, seconds: usize) -> Vec<Duration> {
+async fn latency(
+    frames: Arc<Vec<Vec<u8>>>,
+    connections: usize,
+    rate: usize,
+    seconds: usize,
+) -> Vec<Duration> {
     let server = start().await;
     let total = (rate * seconds).min(frames.len());
     let per_conn_interval = Duration::from_secs_f64(connections as f64 / rate as f64);
@@ -178,13 +195,19 @@ async fn latency(frames: Arc<Vec<Vec<u8>>>, connections: usize, rate: usize, sec
             let stream = TcpStream::connect(addr).await.expect("connect");
             stream.set_nodelay(true).expect("nodelay");
             let (read, mut write) = stream.into_split();
-            let sent = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::<Instant>::new()));
+            let sent = Arc::new(std::sync::Mutex::new(
+                std::collections::VecDeque::<Instant>::new(),
+            ));
             let lat = Arc::new(std::sync::Mutex::new(Vec::with_capacity(mine.len())));
             let reader = {
                 let sent = sent.clone();
                 let lat = lat.clone();
                 tokio::spawn(read_acks(read, mine.len(), move |at| {
-                    let t0 = sent.lock().expect("lock").pop_front().expect("a sent frame");
+                    let t0 = sent
+                        .lock()
+                        .expect("lock")
+                        .pop_front()
+                        .expect("a sent frame");
                     lat.lock().expect("lock").push(at - t0);
                 }))
             };
@@ -196,8 +219,7 @@ async fn latency(frames: Arc<Vec<Vec<u8>>>, connections: usize, rate: usize, sec
                 write.write_all(&frames[i]).await.expect("send");
             }
             reader.await.expect("reader");
-            let out = std::mem::take(&mut *lat.lock().expect("lock"));
-            out
+            std::mem::take(&mut *lat.lock().expect("lock"))
         }));
     }
     let mut all = Vec::new();

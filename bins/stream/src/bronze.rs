@@ -26,7 +26,9 @@ use deltalake::arrow::array::{
     TimestampMicrosecondArray,
 };
 use deltalake::arrow::compute::{cast, filter_record_batch};
-use deltalake::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use deltalake::arrow::datatypes::{
+    DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
 use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
@@ -129,17 +131,38 @@ impl BronzeBatch {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|_| self.seq))),
             Arc::new(Int32Array::from_iter_values(
-                rows.iter().map(|r| i32::try_from(r.row).unwrap_or(i32::MAX)),
+                rows.iter()
+                    .map(|r| i32::try_from(r.row).unwrap_or(i32::MAX)),
             )),
-            Arc::new(rows.iter().map(|r| Some(&*r.source)).collect::<StringArray>()),
-            Arc::new(rows.iter().map(|r| Some(r.format.as_str())).collect::<StringArray>()),
+            Arc::new(
+                rows.iter()
+                    .map(|r| Some(&*r.source))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                rows.iter()
+                    .map(|r| Some(r.format.as_str()))
+                    .collect::<StringArray>(),
+            ),
             Arc::new(
                 TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.received_at))
                     .with_timezone("UTC"),
             ),
-            Arc::new(rows.iter().map(|r| r.message_id.as_deref()).collect::<StringArray>()),
-            Arc::new(rows.iter().map(|r| Some(r.content_sha256.as_str())).collect::<StringArray>()),
-            Arc::new(rows.iter().map(|r| Some(r.payload.as_slice())).collect::<BinaryArray>()),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.message_id.as_deref())
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                rows.iter()
+                    .map(|r| Some(r.content_sha256.as_str()))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                rows.iter()
+                    .map(|r| Some(r.payload.as_slice()))
+                    .collect::<BinaryArray>(),
+            ),
         ];
         // Built to the schema above: a mismatch is a bug here.
         RecordBatch::try_new(schema(), columns).expect("bronze columns match their schema")
@@ -188,8 +211,12 @@ impl BronzeBatch {
                     .cloned()
                     .ok_or_else(|| bad(format!("column {name} is not text")))
             };
-            let (source, format, message_id, sha) =
-                (text("source")?, text("format")?, text("message_id")?, text("content_sha256")?);
+            let (source, format, message_id, sha) = (
+                text("source")?,
+                text("format")?,
+                text("message_id")?,
+                text("content_sha256")?,
+            );
             let payload = col("payload")?
                 .as_binary_opt::<i32>()
                 .cloned()
@@ -203,7 +230,9 @@ impl BronzeBatch {
                     source: Arc::from(source.value(i)),
                     format: fmt,
                     received_at: received.value(i),
-                    message_id: message_id.is_valid(i).then(|| message_id.value(i).to_owned()),
+                    message_id: message_id
+                        .is_valid(i)
+                        .then(|| message_id.value(i).to_owned()),
                     content_sha256: sha.value(i).to_owned(),
                     payload: payload.value(i).to_vec(),
                 });

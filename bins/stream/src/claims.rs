@@ -1090,7 +1090,10 @@ mod tests {
             ]
         );
         assert_eq!(versions(&r), BTreeSet::from([version.clone()]));
-        check_rows(&r, &corpus("837_005010X223A3/two-claims-single-provider.837i"));
+        check_rows(
+            &r,
+            &corpus("837_005010X223A3/two-claims-single-provider.837i"),
+        );
 
         let r = run(&corpus("835_005010X221A1/managed-care.835"));
         assert!(r.dead.is_empty(), "{:?}", dead_codes(&r));

@@ -121,7 +121,10 @@ fn layout(config: &Config) -> Result<LakeLayout, StreamError> {
 /// Runs a parsed command line; exit 0 on success, 1 on a failure, 2 on a
 /// bad configuration.
 pub fn run_cli(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the runtime");
@@ -200,6 +203,35 @@ async fn run(args: RunArgs) -> Result<(), StreamError> {
             cancel.clone(),
         )));
     }
+    if let Some(http) = &config.http {
+        let listener = bind(http.listen).await?;
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| {
+                StreamError::Config(format!("cannot install the metrics recorder: {e}"))
+            })?;
+        let upkeep = handle.clone();
+        let stop_upkeep = cancel.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    () = stop_upkeep.cancelled() => break,
+                    _ = tick.tick() => upkeep.run_upkeep(),
+                }
+            }
+        });
+        tracing::info!(addr = %http.listen, "HTTP listening (FHIR, /metrics, /health, /ready)");
+        sources.spawn(crate::http::serve(
+            listener,
+            Some(pipeline.ingest()),
+            pipeline.health(),
+            Some(handle),
+            Arc::from("fhir-http"),
+            crate::http::HttpOptions::default(),
+            cancel.clone(),
+        ));
+    }
     stop_signal().await;
     tracing::info!("stopping: draining sources, bronze and silver");
     cancel.cancel();
@@ -223,10 +255,12 @@ async fn run(args: RunArgs) -> Result<(), StreamError> {
 }
 
 async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StreamError> {
-    TcpListener::bind(addr).await.map_err(|source| StreamError::Io {
-        what: format!("listening on {addr}"),
-        source,
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StreamError::Io {
+            what: format!("listening on {addr}"),
+            source,
+        })
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -274,7 +308,10 @@ async fn replay(args: ReplayArgs) -> Result<(), StreamError> {
 
 async fn backfill(args: BackfillArgs) -> Result<(), StreamError> {
     let config = args.common.config()?;
-    let (from, to) = (crate::bronze::micros(args.from), crate::bronze::micros(args.to));
+    let (from, to) = (
+        crate::bronze::micros(args.from),
+        crate::bronze::micros(args.to),
+    );
     if from >= to {
         return Err(StreamError::Config("--from must be before --to".into()));
     }

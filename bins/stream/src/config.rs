@@ -95,7 +95,9 @@ mod humantime_serde_opt {
 
     use serde::{Deserialize as _, Deserializer};
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
         text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
             .transpose()
@@ -180,7 +182,10 @@ mod tests {
         )
         .expect("write");
         let c = Config::load(&path).expect("a configuration");
-        assert_eq!(c.lake.as_deref(), Some(dir.path().join("lake").display().to_string().as_str()));
+        assert_eq!(
+            c.lake.as_deref(),
+            Some(dir.path().join("lake").display().to_string().as_str())
+        );
         assert_eq!(c.batching().max_rows, 10);
         assert_eq!(c.batching().linger, Duration::from_millis(20));
         assert_eq!(c.mllp.map(|m| m.listen.port()), Some(2575));
@@ -195,7 +200,10 @@ mod tests {
         let path = dir.path().join("s.toml");
         std::fs::write(&path, "lake = \"x\"\nlaek = 1\n").expect("write");
         let e = Config::load(&path).expect_err("an unknown field");
-        assert!(e.to_string().contains("s.toml") && e.to_string().contains("laek"), "{e}");
+        assert!(
+            e.to_string().contains("s.toml") && e.to_string().contains("laek"),
+            "{e}"
+        );
         std::fs::write(&path, "[batching]\nlinger = \"soon\"\n").expect("write");
         assert!(Config::load(&path).is_err());
     }

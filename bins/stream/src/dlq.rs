@@ -150,7 +150,9 @@ pub(crate) fn to_batch(rows: &[DeadLetter], now: i64) -> RecordBatch {
         Arc::new(rows.iter().map(f).collect::<StringArray>())
     };
     let times = |f: &dyn Fn(&DeadLetter) -> i64| -> ArrayRef {
-        Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(f)).with_timezone("UTC"))
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(rows.iter().map(f)).with_timezone("UTC"),
+        )
     };
     let columns: Vec<ArrayRef> = vec![
         text(&|d| Some(class_name(d.reason.code.class()))),
@@ -162,8 +164,12 @@ pub(crate) fn to_batch(rows: &[DeadLetter], now: i64) -> RecordBatch {
         text(&|d| Some(&d.source)),
         text(&|d| Some(d.format)),
         text(&|d| d.message_id.as_deref()),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|d| d.bronze_batch))),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|d| d.bronze_row))),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|d| d.bronze_batch),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|d| d.bronze_row),
+        )),
         text(&|d| Some(&d.content_sha256)),
         text(&|d| Some(&d.sample)),
         times(&|d| d.received_at),

@@ -410,7 +410,6 @@ impl LandingFolder {
         for ((stored, format), result) in files.into_iter().zip(formats).zip(results) {
             match result {
                 Ok(receipt) => {
-                    crate::metrics::received(&self.source, format.as_str(), 1);
                     sweep.last_batch = sweep.last_batch.max(Some(receipt.batch));
                     tracing::debug!(file = %stored.name, format = %format, batch = receipt.batch, row = receipt.row, "landing file stored in bronze");
                     self.stored

@@ -35,6 +35,10 @@
 //!   refused the write or the pipeline is shutting down (`STREAM-0001`,
 //!   `STREAM-0002`); send it again.
 //!
+//! Each POST that reaches bronze is counted in
+//! `caresync_stream_received_total` (by the bronze writer) and timed in
+//! `caresync_stream_ack_seconds` (see [`crate::metrics`]).
+//!
 //! Without an [`IngestHandle`] the server only serves `/metrics`, `/health`
 //! and `/ready`: the FHIR paths answer `404`.
 //!
@@ -319,7 +323,6 @@ async fn post_fhir(
     crate::metrics::acked(&state.source, arrived.elapsed());
     match stored {
         Ok(receipt) => {
-            crate::metrics::received(&state.source, Format::Fhir.as_str(), 1);
             tracing::debug!(
                 batch = receipt.batch,
                 row = receipt.row,

@@ -117,18 +117,27 @@ pub mod codes {
     pub const NO_RECORD_ID: ErrorCode =
         ErrorCode::new(ErrorClass::Merge, "STREAM-0003", "record has no identifier");
     /// A record without a usable version (event time) cannot be merged.
-    pub const NO_RECORD_VERSION: ErrorCode =
-        ErrorCode::new(ErrorClass::Merge, "STREAM-0004", "record has no usable version");
+    pub const NO_RECORD_VERSION: ErrorCode = ErrorCode::new(
+        ErrorClass::Merge,
+        "STREAM-0004",
+        "record has no usable version",
+    );
     /// A payload of a format or type no silver table takes.
-    pub const UNSUPPORTED: ErrorCode =
-        ErrorCode::new(ErrorClass::Mapping, "STREAM-0005", "no silver table takes this input");
+    pub const UNSUPPORTED: ErrorCode = ErrorCode::new(
+        ErrorClass::Mapping,
+        "STREAM-0005",
+        "no silver table takes this input",
+    );
 
     /// A bronze table without the bronze columns.
     pub const NOT_BRONZE: ErrorCode =
         ErrorCode::new(ErrorClass::Storage, "STREAM-0006", "not a bronze table");
     /// Bronze batch numbers kept being taken by another writer.
-    pub const BRONZE_CONTENDED: ErrorCode =
-        ErrorCode::new(ErrorClass::Storage, "STREAM-0007", "bronze batch numbers contended");
+    pub const BRONZE_CONTENDED: ErrorCode = ErrorCode::new(
+        ErrorClass::Storage,
+        "STREAM-0007",
+        "bronze batch numbers contended",
+    );
     /// The configuration is invalid.
     pub const CONFIG: ErrorCode =
         ErrorCode::new(ErrorClass::Storage, "STREAM-0008", "invalid configuration");

@@ -189,9 +189,12 @@ pub(crate) fn acknowledge(payload: &[u8], failure: Option<ErrorCode>) -> Option<
     };
     let mut ack = Ack::new(&msg, code, id, time);
     if let Some(failure) = failure {
-        ack = ack
-            .with_text("not stored; send again")
-            .with_error("207", Severity::Error, None, Some(failure));
+        ack = ack.with_text("not stored; send again").with_error(
+            "207",
+            Severity::Error,
+            None,
+            Some(failure),
+        );
     }
     Some(ack.to_bytes())
 }
@@ -210,7 +213,10 @@ fn ack_id_and_time() -> (String, String) {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let now = chrono::Utc::now();
-    (format!("CS{n}"), now.format("%Y%m%d%H%M%S+0000").to_string())
+    (
+        format!("CS{n}"),
+        now.format("%Y%m%d%H%M%S+0000").to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -223,7 +229,8 @@ mod tests {
 
     #[test]
     fn a_stored_message_gets_aa_with_its_control_id() {
-        let msg = b"MSH|^~\\&|ADT|GHH|EHR|GHH|20240501103000||ADT^A01|MSG00042|P|2.5.1\rPID|1||4711\r";
+        let msg =
+            b"MSH|^~\\&|ADT|GHH|EHR|GHH|20240501103000||ADT^A01|MSG00042|P|2.5.1\rPID|1||4711\r";
         let ack = text(acknowledge(msg, None));
         assert!(ack.contains("\rMSA|AA|MSG00042"), "{ack}");
         assert!(!ack.contains("4711"));

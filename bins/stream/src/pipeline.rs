@@ -145,7 +145,10 @@ impl Pipeline {
         self.health.stopping.store(true, Ordering::Relaxed);
         self.ingest = None;
         let _ = (&mut self.writer).await;
-        if tokio::time::timeout(DRAIN_TIMEOUT, &mut self.silver).await.is_err() {
+        if tokio::time::timeout(DRAIN_TIMEOUT, &mut self.silver)
+            .await
+            .is_err()
+        {
             tracing::warn!("silver stage did not finish draining; the next start applies the rest");
             self.cancel.cancel();
             let _ = (&mut self.silver).await;

@@ -134,7 +134,10 @@ pub async fn replay_dead_letters(
     }
     for chunk in predicate.chunks(500) {
         dead_letter
-            .delete_where(&format!("error_class = '{class}' AND ({})", chunk.join(" OR ")))
+            .delete_where(&format!(
+                "error_class = '{class}' AND ({})",
+                chunk.join(" OR ")
+            ))
             .await?;
     }
     if !dead.is_empty() {
@@ -187,7 +190,11 @@ pub async fn backfill(
     let fresh: Vec<DeadLetter> = dead
         .into_iter()
         .filter(|d| {
-            !known.contains(&(d.bronze_batch, d.bronze_row, d.reason.code.code().to_owned()))
+            !known.contains(&(
+                d.bronze_batch,
+                d.bronze_row,
+                d.reason.code.code().to_owned(),
+            ))
         })
         .collect();
     if !fresh.is_empty() {

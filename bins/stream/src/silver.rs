@@ -13,7 +13,11 @@
 //! - **FHIR** (a resource, a Bundle, NDJSON): each resource is flattened
 //!   into the table of its type; its version is `meta.lastUpdated` then
 //!   `meta.versionId`, or its arrival time when `lastUpdated` is absent.
-//! - **X12**: see [`crate::claims`].
+//! - **X12** (837 claims, 835 remittances): flattened into the `claim`,
+//!   `claim_line`, `claim_diagnosis`, `remittance`, `remittance_line` and
+//!   `adjustment` tables of `caresync_x12::flatten`, keyed as documented
+//!   there; the version is the interchange's GS (or ISA) date and time,
+//!   then its control number ISA13.
 //!
 //! Every silver row carries two lineage columns after the flattened ones:
 //! [`VERSION_COLUMN`] (the record's `caresync_core::Version` as text, which
@@ -34,9 +38,7 @@ use caresync_core::{EventTime, Rejection, Version};
 use caresync_fhir::flatten::{Flattener, ResourceTable};
 use caresync_fhir::read::{Format as FhirFormat, NdjsonReader, RawResource, ReadOptions, detect};
 use caresync_hl7v2::Message;
-use deltalake::arrow::array::{
-    ArrayRef, BooleanArray, RecordBatch, StringArray,
-};
+use deltalake::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
 use deltalake::arrow::compute::filter_record_batch;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
@@ -64,7 +66,11 @@ pub struct SilverTable {
 impl SilverTable {
     /// A table of `columns` (without lineage) keyed by `keys`.
     pub fn new(name: impl Into<String>, columns: &Schema, keys: &[&str]) -> Self {
-        let mut fields: Vec<Field> = columns.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut fields: Vec<Field> = columns
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
         fields.push(Field::new(VERSION_COLUMN, DataType::Utf8, false));
         fields.push(Field::new(SOURCE_HASH_COLUMN, DataType::Utf8, false));
         SilverTable {
@@ -261,7 +267,10 @@ impl FhirSink {
                 let versions = &t.versions[offset..offset + n];
                 let rows = &t.rows[offset..offset + n];
                 offset += n;
-                let shas: Vec<&str> = rows.iter().map(|r| hashes.get(r).copied().unwrap_or("")).collect();
+                let shas: Vec<&str> = rows
+                    .iter()
+                    .map(|r| hashes.get(r).copied().unwrap_or(""))
+                    .collect();
                 let batch = with_lineage(&t.table, batch, versions, &shas);
                 routed.push(&t.table, batch, rows.to_vec());
             }
@@ -278,10 +287,16 @@ pub(crate) fn with_lineage(
 ) -> RecordBatch {
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     columns.push(Arc::new(
-        versions.iter().map(|v| Some(v.as_str())).collect::<StringArray>(),
+        versions
+            .iter()
+            .map(|v| Some(v.as_str()))
+            .collect::<StringArray>(),
     ));
     columns.push(Arc::new(
-        content_sha256.iter().map(|v| Some(*v)).collect::<StringArray>(),
+        content_sha256
+            .iter()
+            .map(|v| Some(*v))
+            .collect::<StringArray>(),
     ));
     // The flattened columns are the table's by construction.
     RecordBatch::try_new(table.schema.clone(), columns).expect("silver columns match their table")
@@ -289,9 +304,8 @@ pub(crate) fn with_lineage(
 
 fn route_hl7(seq: i64, row: &BronzeRow, fhir: &mut FhirSink, routed: &mut Routed) {
     let payload = &row.payload;
-    let batch_file = payload.starts_with(b"FHS")
-        || payload.starts_with(b"BHS")
-        || memchr_msh_count(payload) > 1;
+    let batch_file =
+        payload.starts_with(b"FHS") || payload.starts_with(b"BHS") || memchr_msh_count(payload) > 1;
     if batch_file {
         for (i, message) in caresync_hl7v2::messages(payload).enumerate() {
             match message {
@@ -361,7 +375,11 @@ fn route_message(
     let mapped = match caresync_fhir::v2::to_bundle(msg) {
         Ok(m) => m,
         Err(e) => {
-            routed.reject(seq, row, Reason::new(e.code(), at("MSH-9".into()), e.to_string()));
+            routed.reject(
+                seq,
+                row,
+                Reason::new(e.code(), at("MSH-9".into()), e.to_string()),
+            );
             return;
         }
     };
@@ -458,7 +476,9 @@ fn check_contracts(batch: &BronzeBatch, contracts: &Contracts, routed: &mut Rout
     let by_row: HashMap<u32, &BronzeRow> = batch.rows.iter().map(|r| (r.row, r)).collect();
     let mut dead = Vec::new();
     for (name, rows) in &mut routed.tables {
-        let Some(contract) = contracts.get(name) else { continue };
+        let Some(contract) = contracts.get(name) else {
+            continue;
+        };
         for (b, origins) in rows.batches.iter_mut().zip(rows.origins.iter_mut()) {
             let found = match caresync_contract::validate(contract, b) {
                 Ok(found) => found,
@@ -507,7 +527,9 @@ fn check_contracts(batch: &BronzeBatch, contracts: &Contracts, routed: &mut Rout
         }
     }
     // One dead letter per bronze row, table and code.
-    dead.sort_by(|a, b| (a.0, &a.1.table, a.1.code.code()).cmp(&(b.0, &b.1.table, b.1.code.code())));
+    dead.sort_by(|a, b| {
+        (a.0, &a.1.table, a.1.code.code()).cmp(&(b.0, &b.1.table, b.1.code.code()))
+    });
     dead.dedup_by(|a, b| a.0 == b.0 && a.1.table == b.1.table && a.1.code == b.1.code);
     for (r, reason) in dead {
         if let Some(row) = by_row.get(&r) {
@@ -520,4 +542,3 @@ fn check_contracts(batch: &BronzeBatch, contracts: &Contracts, routed: &mut Rout
         .map(|t| t.batches.iter().map(|b| b.num_rows() as u64).sum::<u64>())
         .sum();
 }
-

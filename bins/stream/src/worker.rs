@@ -141,7 +141,10 @@ impl Silver {
     ) -> Result<Silver, StreamError> {
         let bronze = layout.open_bronze().await?;
         let dead_letter = layout.open_dead_letter().await?;
-        let done = dead_letter.last_txn_version(SILVER_APP_ID).await?.unwrap_or(0);
+        let done = dead_letter
+            .last_txn_version(SILVER_APP_ID)
+            .await?
+            .unwrap_or(0);
         progress.send_replace(done);
         Ok(Silver {
             tables: SilverTables::new(layout),
@@ -177,7 +180,11 @@ impl Silver {
     /// Applies every bronze batch the table holds that is not applied yet.
     pub(crate) async fn catch_up_with_table(&mut self) -> Result<(), StreamError> {
         self.bronze.refresh().await?;
-        let last = self.bronze.last_txn_version(bronze::APP_ID).await?.unwrap_or(0);
+        let last = self
+            .bronze
+            .last_txn_version(bronze::APP_ID)
+            .await?
+            .unwrap_or(0);
         self.catch_up(last).await?;
         self.checkpoint().await
     }
@@ -190,7 +197,10 @@ impl Silver {
             .merge(SILVER_APP_ID, batch, &mut routed, &mut stats)
             .await?;
         let now = SystemTime::now();
-        if !routed.dead.is_empty() || checkpoint || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+        if !routed.dead.is_empty()
+            || checkpoint
+            || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY
+        {
             let rows = dlq::to_batch(&routed.dead, micros(now));
             self.dead_letter
                 .append_idempotent(SILVER_APP_ID, batch.seq, vec![rows])
@@ -334,7 +344,12 @@ fn conform(
     batches
         .iter()
         .map(|b| {
-            if b.schema().fields().iter().zip(schema.fields()).all(|(a, t)| a.data_type() == t.data_type()) {
+            if b.schema()
+                .fields()
+                .iter()
+                .zip(schema.fields())
+                .all(|(a, t)| a.data_type() == t.data_type())
+            {
                 return Ok(b.clone());
             }
             let columns = b

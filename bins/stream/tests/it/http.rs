@@ -110,8 +110,8 @@ impl Lake {
 
 /// A parsed HTTP response.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -157,7 +157,7 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
@@ -181,7 +181,7 @@ impl Reply {
 }
 
 /// Sends one request (`Connection: close`) and reads the whole response.
-async fn request(
+pub(crate) async fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -214,19 +214,19 @@ async fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
     raw
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Reply {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, None, b"").await
 }
 
-fn to_vec(v: &Value) -> Vec<u8> {
+pub(crate) fn to_vec(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).expect("JSON serialises")
 }
 
-fn patient(seed: u64) -> Value {
+pub(crate) fn patient(seed: u64) -> Value {
     FhirGenerator::new(seed, FhirOptions::default()).resource(FhirType::Patient)
 }
 
-fn id_of(resource: &Value) -> String {
+pub(crate) fn id_of(resource: &Value) -> String {
     resource["id"].as_str().expect("an id").to_owned()
 }
 
@@ -294,7 +294,11 @@ async fn a_bundle_lands_in_the_tables_of_its_resources() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ndjson_of_three_patients_lands_three_rows() {
     let lake = Lake::start().await;
-    let ndjson = FhirGenerator::new(3, FhirOptions::default()).ndjson(FhirType::Patient, 3);
+    let mut ndjson = Vec::new();
+    for seed in [30, 31, 32] {
+        ndjson.extend(to_vec(&patient(seed)));
+        ndjson.push(b'\n');
+    }
     let expected: BTreeSet<String> = ndjson
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())

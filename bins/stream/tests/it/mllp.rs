@@ -28,11 +28,18 @@ async fn resent_messages_leave_one_silver_row_per_patient() {
     for m in messages.iter().chain(&messages[..10]) {
         let ack = client.ack().await;
         assert!(accepted(&ack), "{ack}");
-        assert!(ack.contains(&format!("|{}", m.control_id)), "acks come in order");
+        assert!(
+            ack.contains(&format!("|{}", m.control_id)),
+            "acks come in order"
+        );
     }
     let stats = running.stop().await;
 
-    assert_eq!(count(&rows(&layout.bronze()).await), 50, "every arrival is in bronze");
+    assert_eq!(
+        count(&rows(&layout.bronze()).await),
+        50,
+        "every arrival is in bronze"
+    );
     let patients = rows(&layout.silver("patient")).await;
     let expected: BTreeSet<String> = messages
         .iter()
@@ -42,7 +49,11 @@ async fn resent_messages_leave_one_silver_row_per_patient() {
     assert_eq!(mrns.len(), expected.len(), "one row per patient");
     assert_eq!(mrns.into_iter().collect::<BTreeSet<_>>(), expected);
     let ids = texts(&patients, "id");
-    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len(), "ids are unique");
+    assert_eq!(
+        ids.iter().collect::<BTreeSet<_>>().len(),
+        ids.len(),
+        "ids are unique"
+    );
     let encounters = rows(&layout.silver("encounter")).await;
     let visits: BTreeSet<String> = messages
         .iter()
@@ -73,7 +84,10 @@ async fn an_older_message_arriving_late_does_not_roll_a_patient_back() {
     let patients = rows(&layout.silver("patient")).await;
     assert_eq!(count(&patients), 1);
     let version = texts(&patients, "_version").pop().expect("a version");
-    assert!(version.ends_with(&format!(":t{}", update.control_id)), "{version}");
+    assert!(
+        version.ends_with(&format!(":t{}", update.control_id)),
+        "{version}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +105,12 @@ async fn bad_messages_are_refused_or_dead_lettered_without_losing_good_ones() {
     let unsupported = b"MSH|^~\\&|LAB|GHH|EHR|GHH|20240501103000||MFN^M02|BAD2|P|2.5.1\rPID|1||4711^^^GHH^MR||Roe^Jane\r";
     // No MSH-7: no version to order it by.
     let timeless = b"MSH|^~\\&|ADT|GHH|EHR|GHH|||ADT^A01|BAD3|P|2.5.1\rPID|1||4713^^^GHH^MR||Roe^Jane\rPV1|1|I\r";
-    for m in [&good[0].bytes[..], unsupported, timeless, &good[1].bytes[..]] {
+    for m in [
+        &good[0].bytes[..],
+        unsupported,
+        timeless,
+        &good[1].bytes[..],
+    ] {
         assert!(accepted(&client.call(m).await));
     }
     running.stop().await;
@@ -101,24 +120,37 @@ async fn bad_messages_are_refused_or_dead_lettered_without_losing_good_ones() {
         .iter()
         .flat_map(|m| m.patients.iter().map(|p| p.mrn.clone()))
         .collect();
-    assert_eq!(texts(&patients, "mrn").into_iter().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(
+        texts(&patients, "mrn").into_iter().collect::<BTreeSet<_>>(),
+        expected
+    );
 
     let dead = rows(&layout.dead_letter()).await;
     assert_eq!(count(&dead), 3, "one dead letter per bad message");
     let mut by_class: Vec<(String, String, String)> = texts(&dead, "error_class")
         .into_iter()
         .zip(texts(&dead, "error_code"))
-        .zip(texts(&dead, "message_id").into_iter().chain(std::iter::once(String::new())))
+        .zip(
+            texts(&dead, "message_id")
+                .into_iter()
+                .chain(std::iter::once(String::new())),
+        )
         .map(|((a, b), c)| (a, b, c))
         .collect();
     by_class.sort();
     let classes: Vec<&str> = by_class.iter().map(|(c, _, _)| c.as_str()).collect();
     assert_eq!(classes, ["mapping", "merge", "parse"], "{by_class:?}");
     let codes: BTreeSet<String> = texts(&dead, "error_code").into_iter().collect();
-    assert!(codes.contains("HL7-0001") && codes.contains("STREAM-0004"), "{codes:?}");
+    assert!(
+        codes.contains("HL7-0001") && codes.contains("STREAM-0004"),
+        "{codes:?}"
+    );
     for sample in texts(&dead, "sample") {
         for value in ["Roe", "Jane", "123-45-6789", "4711", "4713"] {
-            assert!(!sample.contains(value), "{value} leaked into a sample: {sample}");
+            assert!(
+                !sample.contains(value),
+                "{value} leaked into a sample: {sample}"
+            );
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use caresync_stream::replay::{backfill, replay_dead_letters};
 use caresync_core::ErrorClass;
+use caresync_stream::replay::{backfill, replay_dead_letters};
 
 use crate::support::{Client, Running, accepted, count, layout, rows, settings, texts};
 
@@ -29,7 +29,8 @@ not_null = "birth_date"
 "#;
 
 fn contracts(text: &str) -> caresync_stream::silver::Contracts {
-    let contract = caresync_contract::Contract::from_toml(text, "patient.toml").expect("a contract");
+    let contract =
+        caresync_contract::Contract::from_toml(text, "patient.toml").expect("a contract");
     HashMap::from([("patient".to_owned(), contract)])
 }
 
@@ -57,7 +58,10 @@ async fn contract_rejects_are_replayed_after_the_fix_and_backfill_changes_nothin
     }
     running.stop().await;
 
-    assert_eq!(texts(&rows(&layout.silver("patient")).await, "mrn").len(), 2);
+    assert_eq!(
+        texts(&rows(&layout.silver("patient")).await, "mrn").len(),
+        2
+    );
     let dead = rows(&layout.dead_letter()).await;
     assert_eq!(texts(&dead, "error_class"), ["contract"]);
     assert_eq!(texts(&dead, "error_code"), ["CONTRACT-0105"]);
@@ -79,7 +83,10 @@ async fn contract_rejects_are_replayed_after_the_fix_and_backfill_changes_nothin
     let fixed = replay_dead_letters(&layout, &contracts(&relaxed), ErrorClass::Contract, None)
         .await
         .expect("replay");
-    assert_eq!((fixed.bronze_rows, fixed.resolved, fixed.dead_letters), (1, 1, 0));
+    assert_eq!(
+        (fixed.bronze_rows, fixed.resolved, fixed.dead_letters),
+        (1, 1, 0)
+    );
     let mut mrns = texts(&rows(&layout.silver("patient")).await, "mrn");
     mrns.sort();
     assert_eq!(mrns, ["4711", "4712", "4713"]);

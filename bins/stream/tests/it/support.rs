@@ -16,7 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) fn layout(dir: &tempfile::TempDir) -> LakeLayout {
-    LakeLayout::new(dir.path().join("lake").display().to_string(), HashMap::new())
+    LakeLayout::new(
+        dir.path().join("lake").display().to_string(),
+        HashMap::new(),
+    )
 }
 
 pub(crate) fn settings(layout: &LakeLayout) -> Settings {
@@ -111,10 +114,11 @@ impl Client {
                 }
                 Scan::NeedMore => {
                     let mut chunk = [0u8; 4096];
-                    let n = tokio::time::timeout(Duration::from_secs(30), self.stream.read(&mut chunk))
-                        .await
-                        .expect("an acknowledgement within 30 s")
-                        .expect("read");
+                    let n =
+                        tokio::time::timeout(Duration::from_secs(30), self.stream.read(&mut chunk))
+                            .await
+                            .expect("an acknowledgement within 30 s")
+                            .expect("read");
                     assert!(n > 0, "connection closed before the acknowledgement");
                     self.buf.extend_from_slice(&chunk[..n]);
                 }
@@ -163,7 +167,9 @@ pub(crate) fn count(batches: &[RecordBatch]) -> usize {
 pub(crate) fn texts(batches: &[RecordBatch], column: &str) -> Vec<String> {
     let mut out = Vec::new();
     for b in batches {
-        let Some(c) = b.column_by_name(column) else { continue };
+        let Some(c) = b.column_by_name(column) else {
+            continue;
+        };
         let c = deltalake::arrow::compute::cast(c, &deltalake::arrow::datatypes::DataType::Utf8)
             .expect("a text column");
         let c = c.as_string::<i32>();
