@@ -266,6 +266,28 @@ mod tests {
         assert_eq!(sample, "ISA*99*XXXXXX~NM1*XX*9*XXX*XXXX~");
     }
 
+    proptest::proptest! {
+        /// Whatever the input, a sample keeps no value: every letter is an
+        /// `X` or part of a kept segment id, every digit a `9` (or part of
+        /// one), and a run of input letters longer than three never
+        /// survives.
+        #[test]
+        fn samples_never_keep_values(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700)) {
+            let sample = masked_sample(&input);
+            let mut run = 0;
+            for c in sample.chars() {
+                proptest::prop_assert!(!c.is_ascii_lowercase());
+                if c.is_ascii_alphanumeric() && c != 'X' && c != '9' {
+                    run += 1;
+                    proptest::prop_assert!(run <= 3, "{sample}");
+                } else {
+                    run = 0;
+                }
+            }
+            proptest::prop_assert!(sample.chars().count() <= SAMPLE_BYTES + 1);
+        }
+    }
+
     #[test]
     fn dead_letters_make_a_batch_of_the_schema() {
         let row = DeadLetter {

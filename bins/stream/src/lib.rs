@@ -43,3 +43,21 @@ pub use error::StreamError;
 pub use ingest::{Format, Inbound, IngestError, IngestHandle, Receipt};
 pub use pipeline::{DRAIN_TIMEOUT, Health, Pipeline, Settings};
 pub use worker::{LakeLayout, SilverStats};
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every stable code of this crate is declared once.
+    #[test]
+    fn codes_are_unique() {
+        let all: Vec<&str> = crate::ingest::codes::ALL
+            .iter()
+            .chain(crate::folder::codes::ALL)
+            .map(|c| c.code())
+            .collect();
+        let unique: BTreeSet<&str> = all.iter().copied().collect();
+        assert_eq!(unique.len(), all.len(), "{all:?}");
+        assert!(all.iter().all(|c| c.starts_with("STREAM-")));
+    }
+}
