@@ -63,7 +63,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::{Format, Inbound, IngestHandle};
@@ -146,25 +145,10 @@ pub async fn serve(
         source,
         options,
     });
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(connection(stream, state.clone(), cancel.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "HTTP accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    while connections.join_next().await.is_some() {}
+    crate::net::serve_until_cancelled(listener, &cancel, "HTTP", |stream| {
+        connection(stream, state.clone(), cancel.clone())
+    })
+    .await;
 }
 
 /// Serves one connection; on `cancel`, finishes the request in flight (if

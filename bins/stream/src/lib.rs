@@ -33,6 +33,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod mllp;
+mod net;
 mod pipeline;
 pub mod replay;
 pub mod silver;

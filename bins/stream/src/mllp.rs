@@ -32,7 +32,6 @@ use futures::StreamExt as _;
 use futures::stream::FuturesOrdered;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
@@ -65,31 +64,16 @@ pub async fn serve(
     options: MllpOptions,
     cancel: CancellationToken,
 ) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(connection(
-                        stream,
-                        ingest.clone(),
-                        source.clone(),
-                        options,
-                        cancel.clone(),
-                    ));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "MLLP accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    while connections.join_next().await.is_some() {}
+    crate::net::serve_until_cancelled(listener, &cancel, "MLLP", |stream| {
+        connection(
+            stream,
+            ingest.clone(),
+            source.clone(),
+            options,
+            cancel.clone(),
+        )
+    })
+    .await;
 }
 
 async fn connection(

@@ -80,27 +80,12 @@ impl SilverTable {
         }
     }
 
-    /// The table of a FHIR resource type: `patient`, `encounter`,
-    /// `medication_request`..., keyed by `id`.
+    /// The table of a FHIR resource type (`patient`, `encounter`,
+    /// `medication_request`, ..., `fhir_claim`: see
+    /// [`ResourceTable::table_name`]), keyed by `id`.
     pub fn fhir(table: ResourceTable) -> Self {
-        SilverTable::new(fhir_table_name(table), &table.schema(), &["id"])
+        SilverTable::new(table.table_name(), &table.schema(), &["id"])
     }
-}
-
-/// The silver name of a FHIR table: its resource type in snake case.
-pub fn fhir_table_name(table: ResourceTable) -> String {
-    let mut name = String::new();
-    for (i, c) in table.resource_type().chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                name.push('_');
-            }
-            name.push(c.to_ascii_lowercase());
-        } else {
-            name.push(c);
-        }
-    }
-    name
 }
 
 /// The rows routed to one silver table.

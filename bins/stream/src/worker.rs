@@ -247,14 +247,14 @@ impl Silver {
     }
 
     /// Applies `batch`, first catching up with the batches before it.
-    async fn take(&mut self, batch: BronzeBatch, idle: bool) -> Result<(), StreamError> {
+    async fn take(&mut self, batch: &BronzeBatch, idle: bool) -> Result<(), StreamError> {
         if batch.seq < self.next {
             return Ok(());
         }
         if batch.seq > self.next {
             self.catch_up(batch.seq - 1).await?;
         }
-        self.apply(&batch, idle).await
+        self.apply(batch, idle).await
     }
 }
 
@@ -377,25 +377,10 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<BronzeBatch>,
     cancel: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(200);
-    let mut retry = |e: StreamError| {
-        tracing::error!(error = %e, code = %e.code(), "silver stage failed; trying again");
-        let wait = backoff;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-        wait
-    };
+    let mut backoff = Backoff::new();
     // Batches written before this start.
-    loop {
-        match silver.catch_up_with_table().await {
-            Ok(()) => break,
-            Err(e) => {
-                let wait = retry(e);
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(wait) => {}
-                }
-            }
-        }
+    if !backoff.persist(&cancel, &mut silver, &Step::CatchUp).await {
+        return;
     }
     loop {
         let batch = tokio::select! {
@@ -403,29 +388,62 @@ pub(crate) async fn run(
             b = rx.recv() => b,
         };
         let Some(batch) = batch else { break };
-        loop {
-            let idle = rx.is_empty();
-            match silver.take(batch.clone(), idle).await {
-                Ok(()) => break,
-                Err(e) => {
-                    let wait = retry(e);
-                    tokio::select! {
-                        () = cancel.cancelled() => return,
-                        () = tokio::time::sleep(wait) => {}
-                    }
-                }
-            }
+        let step = Step::Take(batch, rx.is_empty());
+        if !backoff.persist(&cancel, &mut silver, &step).await {
+            return;
         }
     }
     // The writer stopped: apply what the queue dropped, then checkpoint.
-    loop {
-        match silver.catch_up_with_table().await {
-            Ok(()) => return,
-            Err(e) => {
-                let wait = retry(e);
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(wait) => {}
+    backoff.persist(&cancel, &mut silver, &Step::CatchUp).await;
+}
+
+/// What the silver stage does next.
+enum Step {
+    /// Apply what bronze holds beyond the checkpoint.
+    CatchUp,
+    /// Apply a batch the writer handed over (and whether the queue is
+    /// empty behind it).
+    Take(BronzeBatch, bool),
+}
+
+/// Waits that grow from 200 ms to 30 s between attempts of a failing step,
+/// and shrink back once one succeeds.
+struct Backoff {
+    wait: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(200);
+
+    fn new() -> Self {
+        Backoff { wait: Self::FIRST }
+    }
+
+    /// Runs `step` until it succeeds (true) or `cancel` fires (false).
+    async fn persist(
+        &mut self,
+        cancel: &CancellationToken,
+        silver: &mut Silver,
+        step: &Step,
+    ) -> bool {
+        loop {
+            let done = match step {
+                Step::CatchUp => silver.catch_up_with_table().await,
+                Step::Take(batch, idle) => silver.take(batch, *idle).await,
+            };
+            match done {
+                Ok(()) => {
+                    self.wait = Self::FIRST;
+                    return true;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, code = %e.code(), "silver stage failed; trying again");
+                    let wait = self.wait;
+                    self.wait = (self.wait * 2).min(Duration::from_secs(30));
+                    tokio::select! {
+                        () = cancel.cancelled() => return false,
+                        () = tokio::time::sleep(wait) => {}
+                    }
                 }
             }
         }

@@ -177,6 +177,25 @@ impl ResourceTable {
         }
     }
 
+    /// The lake table's name: the resource type in snake case
+    /// (`medication_request`), except `fhir_claim` for `Claim`, since
+    /// `claim` is the X12 837 table.
+    pub const fn table_name(self) -> &'static str {
+        match self {
+            ResourceTable::Patient => "patient",
+            ResourceTable::Encounter => "encounter",
+            ResourceTable::Observation => "observation",
+            ResourceTable::Condition => "condition",
+            ResourceTable::Procedure => "procedure",
+            ResourceTable::MedicationRequest => "medication_request",
+            ResourceTable::AllergyIntolerance => "allergy_intolerance",
+            ResourceTable::Immunization => "immunization",
+            ResourceTable::Coverage => "coverage",
+            ResourceTable::Claim => "fhir_claim",
+            ResourceTable::ExplanationOfBenefit => "explanation_of_benefit",
+        }
+    }
+
     /// The table for a FHIR `resourceType`, or `None` for a type not served.
     pub fn from_resource_type(resource_type: &str) -> Option<Self> {
         Self::ALL

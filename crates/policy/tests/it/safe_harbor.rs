@@ -54,27 +54,6 @@ fn apply(profile: &Policy, table: &str, batch: &RecordBatch) -> RecordBatch {
 // The tables
 // ---------------------------------------------------------------------------
 
-/// The profile's name of a FHIR table: the snake-case resource type, and
-/// `fhir_claim` for Claim (`claim` is the X12 837 table).
-fn fhir_table_name(table: ResourceTable) -> String {
-    let mut name = String::new();
-    for (i, c) in table.resource_type().chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                name.push('_');
-            }
-            name.push(c.to_ascii_lowercase());
-        } else {
-            name.push(c);
-        }
-    }
-    if name == "claim" {
-        "fhir_claim".to_owned()
-    } else {
-        name
-    }
-}
-
 /// The X12 tables, with their schemas.
 fn x12_tables() -> Vec<(String, SchemaRef)> {
     Table::ALL
@@ -87,7 +66,7 @@ fn x12_tables() -> Vec<(String, SchemaRef)> {
 fn all_tables() -> Vec<(String, SchemaRef)> {
     let mut tables: Vec<(String, SchemaRef)> = ResourceTable::ALL
         .into_iter()
-        .map(|t| (fhir_table_name(t), Arc::new(t.schema())))
+        .map(|t| (t.table_name().to_owned(), Arc::new(t.schema())))
         .collect();
     tables.extend(x12_tables());
     tables.push(("generated_patient".to_owned(), generate::patient_schema()));
