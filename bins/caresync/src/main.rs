@@ -12,7 +12,8 @@
 //! `caresync policy check`, the promotion gates CI runs over contracts and
 //! policies; and `caresync stream`, streaming ingest into bronze, silver
 //! and dead-letter Delta tables (the `caresync-stream` binary's command
-//! line). A later subcommand (`demo`) wires the jobs together the same way.
+//! line); and `caresync demo`, which runs all three jobs end to end on
+//! invented data with a private PostgreSQL cluster and prints what they did.
 
 use std::process::ExitCode;
 
@@ -20,6 +21,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod contract;
+mod demo;
 mod doctor;
 mod inspect;
 mod policy;
@@ -55,14 +57,19 @@ enum Command {
     /// bronze, silver and dead-letter Delta tables; `stream replay` and
     /// `stream backfill` re-process after a fix.
     Stream(caresync_stream::cli::Args),
+    /// Run every job end to end on invented data: a feed streamed into the
+    /// lake, served into a private PostgreSQL, updated there and captured
+    /// back, with a report.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("warn,buoyant_kernel::snapshot::builder=off")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new(
+                "warn,buoyant_kernel::snapshot::builder=off,deltalake_core::writer::stats=error",
+            )
+        }))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -80,5 +87,6 @@ fn main() -> ExitCode {
         Command::Contract(args) => contract::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Stream(args) => caresync_stream::cli::run_cli(args),
+        Command::Demo(args) => demo::run(args),
     }
 }

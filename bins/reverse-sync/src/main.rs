@@ -19,10 +19,11 @@ struct Cli {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,buoyant_kernel=warn,deltalake=warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new(
+                "info,buoyant_kernel=warn,deltalake=warn,deltalake_core::writer::stats=error",
+            )
+        }))
         .with_writer(std::io::stderr)
         .init();
     caresync_reverse_sync::cli::run_cli(Cli::parse().args)

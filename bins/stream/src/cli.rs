@@ -205,8 +205,8 @@ async fn run(args: RunArgs) -> Result<(), StreamError> {
     }
     if let Some(http) = &config.http {
         let listener = bind(http.listen).await?;
-        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .install_recorder()
+        let handle = crate::metrics::recorder()
+            .and_then(|b| b.install_recorder())
             .map_err(|e| {
                 StreamError::Config(format!("cannot install the metrics recorder: {e}"))
             })?;

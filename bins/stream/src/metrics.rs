@@ -7,7 +7,8 @@
 //!   `caresync_stream_bronze_commit_seconds`: bronze commits and their
 //!   duration;
 //! - `caresync_stream_ack_seconds{source}`: from a message's arrival to its
-//!   acknowledgement (p50/p95 from the summary's quantiles);
+//!   acknowledgement (a histogram with [`LATENCY_BUCKETS`] when recorded
+//!   through [`recorder`]: p50/p95 by `histogram_quantile`);
 //! - `caresync_stream_silver_rows_total{table, outcome}`: changes merged
 //!   into silver, by outcome (`applied`, `duplicate`, `late`,
 //!   `superseded`);
@@ -22,6 +23,25 @@
 use std::time::Duration;
 
 use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{BuildError, PrometheusBuilder};
+
+/// Bucket bounds (seconds) of the stream's latency and duration histograms,
+/// from 1 ms to a minute.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0,
+    1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0,
+];
+
+/// A Prometheus recorder whose timings are histograms with
+/// [`LATENCY_BUCKETS`] (the exporter's default summaries keep only recent
+/// samples in their quantiles).
+///
+/// # Errors
+///
+/// The buckets are refused (never for these constants).
+pub fn recorder() -> Result<PrometheusBuilder, BuildError> {
+    PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS)
+}
 
 pub(crate) fn bronze_commit(rows: usize, took: Duration, ok: bool) {
     let outcome = if ok { "committed" } else { "failed" };

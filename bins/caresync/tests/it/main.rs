@@ -3,6 +3,7 @@
 use std::process::Command;
 
 mod contract;
+mod demo;
 mod inspect;
 mod odcs;
 mod policy;
