@@ -49,9 +49,7 @@ use caresync_testkit::fhir::{FhirGenerator, FhirOptions, FhirType};
 use caresync_testkit::hl7::{Hl7Generator, Hl7Kind, Hl7Message, Hl7Options};
 use caresync_testkit::pg::PgCluster;
 use caresync_testkit::x12::{Mutation, X12Generator, X12Kind, X12Options, mutate};
-use deltalake::arrow::array::{Array, AsArray, RecordBatch};
-use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::array::RecordBatch;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -997,8 +995,8 @@ async fn dead_letters(
     layout: &LakeLayout,
 ) -> anyhow::Result<BTreeMap<String, BTreeMap<String, usize>>> {
     let batches = read(&layout.dead_letter()).await?;
-    let classes = texts(&batches, "error_class")?;
-    let codes = texts(&batches, "error_code")?;
+    let classes = crate::doctor::string_column(&batches, "error_class")?;
+    let codes = crate::doctor::string_column(&batches, "error_code")?;
     let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for (class, code) in classes.into_iter().zip(codes) {
         *out.entry(class).or_default().entry(code).or_default() += 1;
@@ -1010,28 +1008,8 @@ async fn dead_letters(
 async fn history_counts(url: &str) -> anyhow::Result<BTreeMap<String, usize>> {
     let batches = read(url).await?;
     let mut out = BTreeMap::new();
-    for kind in texts(&batches, "_change_type")? {
+    for kind in crate::doctor::string_column(&batches, "_change_type")? {
         *out.entry(kind).or_default() += 1;
-    }
-    Ok(out)
-}
-
-/// The values of a text column (nulls as `-`), whatever its encoding.
-fn texts(batches: &[RecordBatch], name: &str) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for batch in batches {
-        let column = batch
-            .column_by_name(name)
-            .ok_or_else(|| anyhow!("column {name} is missing"))?;
-        let text = cast(column, &DataType::Utf8)?;
-        let text = text.as_string::<i32>();
-        out.extend((0..text.len()).map(|i| {
-            if text.is_valid(i) {
-                text.value(i).to_owned()
-            } else {
-                "-".to_owned()
-            }
-        }));
     }
     Ok(out)
 }

@@ -340,7 +340,7 @@ fn count_rows(batches: &[RecordBatch]) -> usize {
 }
 
 /// The values of a text column across batches, whatever its string encoding.
-fn string_column(batches: &[RecordBatch], name: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) fn string_column(batches: &[RecordBatch], name: &str) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     for batch in batches {
         let column = batch
