@@ -25,7 +25,7 @@ use deltalake::arrow::array::{
     Array, ArrayRef, AsArray as _, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use deltalake::arrow::compute::{cast, filter_record_batch};
+use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{
     DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
 };
@@ -256,7 +256,11 @@ pub async fn read_batches(
     to: i64,
 ) -> Result<Vec<BronzeBatch>, StreamError> {
     table.refresh().await?;
-    let mut stream = table.scan().await?;
+    // Each bronze commit is a file whose `batch` statistics rule it in or
+    // out: only the files of the wanted batches are read.
+    let mut stream = table
+        .scan_where(&format!("batch BETWEEN {from} AND {to}"))
+        .await?;
     let mut kept = Vec::new();
     let url = table.url().to_owned();
     while let Some(batch) = stream
@@ -267,22 +271,8 @@ pub async fn read_batches(
             detail: format!("scan failed: {e}"),
         })?
     {
-        let Some(seqs) = batch
-            .column_by_name("batch")
-            .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        else {
-            continue;
-        };
-        let mask = seqs
-            .iter()
-            .map(|s| Some(s.is_some_and(|s| (from..=to).contains(&s))))
-            .collect();
-        let picked = filter_record_batch(&batch, &mask).map_err(|e| StreamError::NotBronze {
-            url: url.clone(),
-            detail: format!("filter failed: {e}"),
-        })?;
-        if picked.num_rows() > 0 {
-            kept.push(picked);
+        if batch.num_rows() > 0 {
+            kept.push(batch);
         }
     }
     BronzeBatch::from_record_batches(&kept)

@@ -80,7 +80,9 @@ impl Pipeline {
         )
         .await?;
         let (tx, rx) = mpsc::channel(settings.batching.max_rows.max(1) * 4);
-        let (committed_tx, committed_rx) = mpsc::channel(64);
+        // Batches waiting for silver, bounded in memory: when silver lags
+        // further, it reads the batches back from the bronze table.
+        let (committed_tx, committed_rx) = mpsc::channel(worker::QUEUED_BATCHES);
         let cancel = CancellationToken::new();
         let writer = tokio::spawn(bronze::run_writer(
             bronze_table,

@@ -32,6 +32,11 @@ use crate::silver::{Contracts, Routed, SilverTable, VERSION_COLUMN, route};
 /// The `txn` application id of silver merges and dead-letter appends.
 pub const SILVER_APP_ID: &str = "caresync-stream/silver";
 
+/// Bronze batches the silver stage holds in memory at most (queued from
+/// the writer, or read back from the table at once): up to 8 × 5,000
+/// messages with the default batching.
+pub(crate) const QUEUED_BATCHES: usize = 8;
+
 /// How often, at most, an idle-free stage records its checkpoint.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -163,7 +168,7 @@ impl Silver {
     async fn catch_up(&mut self, to: i64) -> Result<(), StreamError> {
         while self.next <= to {
             // A bounded number of batches in memory at once.
-            let upto = to.min(self.next + 63);
+            let upto = to.min(self.next + QUEUED_BATCHES as i64 - 1);
             let batches = bronze::read_batches(&mut self.bronze, self.next, upto).await?;
             for batch in batches {
                 if batch.seq >= self.next {

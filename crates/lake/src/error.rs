@@ -193,7 +193,7 @@ pub enum LakeError {
     Read {
         /// The table location.
         url: String,
-        /// `"scan"` or `"change data feed"`.
+        /// `"scan"`, `"filtered scan"` or `"change data feed"`.
         operation: &'static str,
         /// The table version read.
         version: i64,

@@ -38,6 +38,29 @@ impl LakeTable {
         frame.execute_stream().await.map_err(read_error)
     }
 
+    /// Streams the rows of the loaded snapshot for which `predicate` (a SQL
+    /// expression over the table's columns, e.g. `batch BETWEEN 3 AND 9`)
+    /// holds. Files whose statistics rule the predicate out are not read.
+    ///
+    /// # Errors
+    ///
+    /// [`LakeError::Read`] for a predicate that does not parse or names an
+    /// unknown column, and the errors of [`scan`](Self::scan).
+    pub async fn scan_where(
+        &self,
+        predicate: &str,
+    ) -> Result<SendableRecordBatchStream, LakeError> {
+        const OPERATION: &str = "filtered scan";
+        let version = self.version();
+        let read_error = |source: DataFusionError| self.read_error(OPERATION, version, source);
+        let provider = self.table.table_provider().await.map_err(read_error)?;
+        let ctx = self.session()?;
+        let frame = ctx.read_table(provider).map_err(read_error)?;
+        let filter = frame.parse_sql_expr(predicate).map_err(read_error)?;
+        let frame = frame.filter(filter).map_err(read_error)?;
+        frame.execute_stream().await.map_err(read_error)
+    }
+
     /// All rows of the loaded snapshot; see [`scan`](Self::scan) for a
     /// streaming read.
     pub async fn read_all(&self) -> Result<Vec<RecordBatch>, LakeError> {

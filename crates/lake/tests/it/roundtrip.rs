@@ -1,6 +1,6 @@
 //! Create, append, read back, reopen.
 
-use caresync_lake::LakeTable;
+use caresync_lake::{LakeError, LakeTable};
 use futures::TryStreamExt as _;
 
 use crate::common::{batch, changes, create, owned, read, rows, spec, temp_table};
@@ -76,6 +76,56 @@ async fn one_append_of_several_batches_is_one_commit_and_scan_streams_them() {
     assert_eq!(
         rows(&batches),
         owned(&[(1, Some("a")), (2, Some("b")), (3, Some("c"))])
+    );
+}
+
+#[tokio::test]
+async fn a_filtered_scan_keeps_the_rows_its_predicate_holds_for() {
+    let (_dir, url) = temp_table();
+    let mut table = create(&url).await;
+    // Three appends: three files, with disjoint id ranges.
+    for rows in [
+        &[(1, Some("a")), (2, Some("b"))][..],
+        &[(3, Some("c")), (4, None)][..],
+        &[(5, Some("e"))][..],
+    ] {
+        table.append(vec![batch(rows)]).await.expect("append");
+    }
+    let read = |predicate: &'static str| {
+        let table = &table;
+        async move {
+            let batches: Vec<_> = table
+                .scan_where(predicate)
+                .await
+                .expect("filtered scan")
+                .try_collect()
+                .await
+                .expect("stream");
+            let mut got = rows(&batches);
+            got.sort();
+            got
+        }
+    };
+    assert_eq!(
+        read("id BETWEEN 2 AND 4").await,
+        owned(&[(2, Some("b")), (3, Some("c")), (4, None)])
+    );
+    assert_eq!(read("name IS NULL").await, owned(&[(4, None)]));
+    assert_eq!(read("id > 99").await, vec![]);
+    let unknown = table
+        .scan_where("nope = 1")
+        .await
+        .err()
+        .expect("an unknown column");
+    assert!(
+        matches!(
+            unknown,
+            LakeError::Read {
+                operation: "filtered scan",
+                ..
+            }
+        ),
+        "{unknown}"
     );
 }
 
