@@ -37,6 +37,10 @@ pub const SILVER_APP_ID: &str = "caresync-stream/silver";
 /// messages with the default batching.
 pub(crate) const QUEUED_BATCHES: usize = 8;
 
+/// How long the silver stage waits for a queued batch before it looks in
+/// the bronze table for batches the full queue dropped.
+const IDLE_CATCH_UP: Duration = Duration::from_millis(500);
+
 /// How often, at most, an idle-free stage records its checkpoint.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -390,9 +394,19 @@ pub(crate) async fn run(
     loop {
         let batch = tokio::select! {
             () = cancel.cancelled() => return,
-            b = rx.recv() => b,
+            b = tokio::time::timeout(IDLE_CATCH_UP, rx.recv()) => b,
         };
-        let Some(batch) = batch else { break };
+        let batch = match batch {
+            Ok(Some(batch)) => batch,
+            Ok(None) => break,
+            // Idle: batches the full queue could not take are in the table.
+            Err(_) => {
+                if !backoff.persist(&cancel, &mut silver, &Step::CatchUp).await {
+                    return;
+                }
+                continue;
+            }
+        };
         let step = Step::Take(batch, rx.is_empty());
         if !backoff.persist(&cancel, &mut silver, &step).await {
             return;
