@@ -39,5 +39,6 @@ pub mod v2;
 #[cfg(feature = "validate")]
 pub use read::validate;
 pub use read::{
-    Identity, NdjsonReader, RawResource, ReadError, ReadOptions, detect, read_bundle, read_resource,
+    Identity, NdjsonReader, RawResource, ReadError, ReadOptions, detect, read_bundle,
+    read_bundle_slice, read_resource,
 };

@@ -67,7 +67,7 @@ use std::io::Read;
 
 use caresync_core::{EventTime, RecordKey, Version};
 
-pub use bundle::{BundleEntry, BundleSummary, read_bundle};
+pub use bundle::{BundleEntry, BundleSummary, read_bundle, read_bundle_slice};
 pub use detect::{Format, detect};
 pub use error::{CODES, JsonFailure, ReadError, Source, codes};
 pub use identity::{Identity, Instant, identify};

@@ -65,6 +65,8 @@ pub struct BundleSummary {
 /// been handed over. `each` returns [`ControlFlow::Break`] to stop early.
 ///
 /// Wrap a file in a [`std::io::BufReader`]: serde_json reads byte by byte.
+/// A Bundle already in memory reads several times faster through
+/// [`read_bundle_slice`].
 pub fn read_bundle<R, F>(
     input: R,
     options: &ReadOptions,
@@ -74,14 +76,48 @@ where
     R: Read,
     F: FnMut(Result<RawResource, ReadError>) -> ControlFlow<()>,
 {
+    walk(
+        serde_json::Deserializer::from_reader(input),
+        options,
+        &mut each,
+    )
+}
+
+/// [`read_bundle`] over a Bundle in memory: the same entries, summary and
+/// errors, without serde_json's byte-by-byte reader. Input that is not
+/// UTF-8 is refused as a whole, before any entry, with
+/// [`ReadError::NotUtf8`] (the stream reader reports it as invalid JSON
+/// where it meets it).
+pub fn read_bundle_slice<F>(
+    input: &[u8],
+    options: &ReadOptions,
+    mut each: F,
+) -> Result<BundleSummary, ReadError>
+where
+    F: FnMut(Result<RawResource, ReadError>) -> ControlFlow<()>,
+{
+    let Ok(text) = std::str::from_utf8(input) else {
+        return Err(ReadError::NotUtf8 { at: Source::WHOLE });
+    };
+    walk(serde_json::Deserializer::from_str(text), options, &mut each)
+}
+
+fn walk<'de, R, F>(
+    mut de: serde_json::Deserializer<R>,
+    options: &ReadOptions,
+    each: &mut F,
+) -> Result<BundleSummary, ReadError>
+where
+    R: serde_json::de::Read<'de>,
+    F: FnMut(Result<RawResource, ReadError>) -> ControlFlow<()>,
+{
     let mut state = State {
         options,
-        each: &mut each,
+        each,
         summary: BundleSummary::default(),
         failure: None,
         resource_type_seen: false,
     };
-    let mut de = serde_json::Deserializer::from_reader(input);
     let result = BundleSeed(&mut state)
         .deserialize(&mut de)
         .and_then(|()| de.end());

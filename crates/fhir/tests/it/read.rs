@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use caresync_core::{EventTime, KeyPart, Tiebreaker, Version, check_unique};
 use caresync_fhir::read::{
     self, Format, NdjsonReader, RawResource, ReadError, ReadOptions, Source, detect, read_bundle,
-    read_resource, validate,
+    read_bundle_slice, read_resource, validate,
 };
 use expect_test::{Expect, expect};
 
@@ -573,4 +573,61 @@ fn codes_are_unique_and_in_range() {
         let n: u32 = code.code()["FHIR-".len()..].parse().expect("numeric");
         assert!((1..=39).contains(&n), "{code} in FHIR-0001..0039");
     }
+}
+
+/// What a Bundle reader hands over, as text: each entry (its source, id,
+/// resource JSON, entry URL) or error code, then the summary or the error.
+fn bundle_transcript(
+    read: impl FnOnce(
+        &mut dyn FnMut(Result<RawResource, ReadError>) -> ControlFlow<()>,
+    ) -> Result<caresync_fhir::read::BundleSummary, ReadError>,
+) -> String {
+    let mut out = String::new();
+    let result = read(&mut |item| {
+        match item {
+            Ok(r) => out.push_str(&format!(
+                "{} {:?} {} {:?}\n",
+                r.source(),
+                r.identity().id(),
+                r.json(),
+                r.entry().map(|e| e.full_url.clone())
+            )),
+            Err(e) => out.push_str(&format!("{} {}\n", e.code(), e.source_location())),
+        }
+        ControlFlow::Continue(())
+    });
+    match result {
+        Ok(s) => out.push_str(&format!("{s:?}")),
+        Err(e) => out.push_str(&format!("error {} {e}", e.code())),
+    }
+    out
+}
+
+#[test]
+fn bundle_slice_reader_matches_the_stream_reader() {
+    let options = ReadOptions::default().require_id(false);
+    let mut inputs: Vec<Vec<u8>> = corpus("hl7v2-to-fhir-expected")
+        .into_iter()
+        .map(|p| fs::read(p).expect("corpus file reads"))
+        .collect();
+    for bad in [
+        br#"{"resourceType":"Bundle","entry":[{"resource":{"id":"x"}},{"resource":{"resourceType":"Patient","id":"a"}}]}"#.as_slice(),
+        br#"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"a"}},"#,
+        br#"{"resourceType":"Patient","id":"a"}"#,
+        br#"{"entry":[]}"#,
+        b"[1,2]",
+        b"",
+    ] {
+        inputs.push(bad.to_vec());
+    }
+    for input in &inputs {
+        let streamed = bundle_transcript(|each| read_bundle(input.as_slice(), &options, each));
+        let sliced = bundle_transcript(|each| read_bundle_slice(input, &options, each));
+        assert_eq!(sliced, streamed);
+    }
+    // Bytes that are not UTF-8: the slice reader says so before reading
+    // any entry; the stream reader fails on them as bad JSON.
+    let bad = b"{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"\xff\"}}]}";
+    let sliced = bundle_transcript(|each| read_bundle_slice(bad, &options, each));
+    expect!["error FHIR-0003 input: not UTF-8"].assert_eq(&sliced);
 }
