@@ -955,7 +955,9 @@ async fn rewrite(
 
 /// How many files are read or rewritten at once: one per core.
 fn parallelism() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from)
+    // Asked once: the answer reads the cgroup files each time.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, usize::from))
 }
 
 /// Runs `tasks` on the runtime's threads, [`parallelism`] at a time, and
