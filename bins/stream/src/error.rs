@@ -30,6 +30,14 @@ pub enum StreamError {
     /// The configuration is invalid.
     #[error("STREAM-0008: {0}")]
     Config(String),
+    /// A task of the silver stage died (a defect: it panicked).
+    #[error("STREAM-0010: the silver stage's {what} task failed: {detail}")]
+    Task {
+        /// The step: routing, a merge.
+        what: &'static str,
+        /// The runtime's account.
+        detail: String,
+    },
     /// A socket or file could not be used.
     #[error("STREAM-0009: {what}: {source}")]
     Io {
@@ -50,6 +58,7 @@ impl StreamError {
             StreamError::BronzeContended { .. } => codes::BRONZE_CONTENDED,
             StreamError::Config(_) => codes::CONFIG,
             StreamError::Io { .. } => codes::IO,
+            StreamError::Task { .. } => codes::TASK,
         }
     }
 }

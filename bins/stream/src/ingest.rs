@@ -143,6 +143,12 @@ pub mod codes {
         ErrorCode::new(ErrorClass::Storage, "STREAM-0008", "invalid configuration");
     /// A socket or file could not be used.
     pub const IO: ErrorCode = ErrorCode::new(ErrorClass::Storage, "STREAM-0009", "I/O failed");
+    /// A task of the silver stage panicked.
+    pub const TASK: ErrorCode = ErrorCode::new(
+        ErrorClass::Storage,
+        "STREAM-0010",
+        "silver stage task failed",
+    );
 
     /// Every code this crate declares.
     pub const ALL: &[ErrorCode] = &[
@@ -155,6 +161,7 @@ pub mod codes {
         BRONZE_CONTENDED,
         CONFIG,
         IO,
+        TASK,
     ];
 }
 

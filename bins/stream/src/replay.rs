@@ -226,20 +226,19 @@ async fn reprocess(
     }
     for (i, b) in by_seq.values().enumerate() {
         report.bronze_rows += b.rows.len() as u64;
-        let mut routed = route(b, contracts);
+        let routed = route(b, contracts);
         // The merge is recorded under a fresh number; rows keep pointing at
         // their bronze batch.
-        let fresh = BronzeBatch {
-            seq: base + i as i64,
-            rows: b.rows.clone(),
-        };
-        tables
-            .merge(app, &fresh, &mut routed, &mut report.silver)
+        let mut refused = tables
+            .merge(
+                app,
+                base + i as i64,
+                std::slice::from_ref(*b),
+                vec![(b.seq, routed)],
+                &mut report.silver,
+            )
             .await?;
-        for d in &mut routed.dead {
-            d.bronze_batch = b.seq;
-        }
-        dead.append(&mut routed.dead);
+        dead.append(&mut refused);
     }
     Ok(dead)
 }

@@ -166,18 +166,24 @@ pub type Contracts = HashMap<String, Contract>;
 /// table's rows against its contract in `contracts`: rows breaking an
 /// `error` rule are dead-lettered with class `contract`.
 pub fn route(batch: &BronzeBatch, contracts: &Contracts) -> Routed {
+    route_rows(batch.seq, &batch.rows, contracts)
+}
+
+/// [`route`] over some of the rows of bronze batch `seq` (a batch is
+/// routed in pieces, one per core, by the silver stage).
+pub fn route_rows(seq: i64, rows: &[BronzeRow], contracts: &Contracts) -> Routed {
     let mut routed = Routed::default();
     let mut fhir = FhirSink::default();
-    for row in &batch.rows {
+    for row in rows {
         let before = (routed.dead.len(), fhir.pushed, routed.records);
         match row.format {
-            Format::Hl7v2 => route_hl7(batch.seq, row, &mut fhir, &mut routed),
-            Format::Fhir => route_fhir(batch.seq, row, &mut fhir, &mut routed),
-            Format::X12 => crate::claims::route(batch.seq, row, &mut routed),
+            Format::Hl7v2 => route_hl7(seq, row, &mut fhir, &mut routed),
+            Format::Fhir => route_fhir(seq, row, &mut fhir, &mut routed),
+            Format::X12 => crate::claims::route(seq, row, &mut routed),
         }
         if (routed.dead.len(), fhir.pushed, routed.records) == before {
             routed.reject(
-                batch.seq,
+                seq,
                 row,
                 Reason::new(
                     codes::UNSUPPORTED,
@@ -187,8 +193,8 @@ pub fn route(batch: &BronzeBatch, contracts: &Contracts) -> Routed {
             );
         }
     }
-    fhir.finish(batch, &mut routed);
-    check_contracts(batch, contracts, &mut routed);
+    fhir.finish(rows, &mut routed);
+    check_contracts(seq, rows, contracts, &mut routed);
     routed
 }
 
@@ -235,9 +241,8 @@ impl FhirSink {
         Ok(())
     }
 
-    fn finish(self, bronze: &BronzeBatch, routed: &mut Routed) {
+    fn finish(self, bronze: &[BronzeRow], routed: &mut Routed) {
         let hashes: HashMap<u32, &str> = bronze
-            .rows
             .iter()
             .map(|r| (r.row, r.content_sha256.as_str()))
             .collect();
@@ -370,7 +375,7 @@ fn route_message(
     };
     let options = ReadOptions::default();
     let mut refused = None;
-    let result = caresync_fhir::read_bundle(mapped.bundle.as_bytes(), &options, |entry| {
+    let result = caresync_fhir::read_bundle_slice(mapped.bundle.as_bytes(), &options, |entry| {
         let resource = match entry {
             Ok(r) => r,
             Err(e) => {
@@ -434,7 +439,7 @@ fn route_fhir(seq: i64, row: &BronzeRow, fhir: &mut FhirSink, routed: &mut Route
         }
         Some(FhirFormat::Bundle) => {
             let mut entries = Vec::new();
-            let summary = caresync_fhir::read_bundle(&row.payload[..], &options, |entry| {
+            let summary = caresync_fhir::read_bundle_slice(&row.payload, &options, |entry| {
                 entries.push(entry);
                 ControlFlow::Continue(())
             });
@@ -454,11 +459,11 @@ fn route_fhir(seq: i64, row: &BronzeRow, fhir: &mut FhirSink, routed: &mut Route
 
 /// Checks each table's rows against its contract, dead-lettering the rows
 /// that break an error rule (once per bronze row and table).
-fn check_contracts(batch: &BronzeBatch, contracts: &Contracts, routed: &mut Routed) {
+fn check_contracts(seq: i64, rows: &[BronzeRow], contracts: &Contracts, routed: &mut Routed) {
     if contracts.is_empty() {
         return;
     }
-    let by_row: HashMap<u32, &BronzeRow> = batch.rows.iter().map(|r| (r.row, r)).collect();
+    let by_row: HashMap<u32, &BronzeRow> = rows.iter().map(|r| (r.row, r)).collect();
     let mut dead = Vec::new();
     for (name, rows) in &mut routed.tables {
         let Some(contract) = contracts.get(name) else {
@@ -518,7 +523,7 @@ fn check_contracts(batch: &BronzeBatch, contracts: &Contracts, routed: &mut Rout
     dead.dedup_by(|a, b| a.0 == b.0 && a.1.table == b.1.table && a.1.code == b.1.code);
     for (r, reason) in dead {
         if let Some(row) = by_row.get(&r) {
-            routed.reject(batch.seq, row, reason);
+            routed.reject(seq, row, reason);
         }
     }
     routed.records = routed

@@ -13,8 +13,19 @@
 //! bronze batches after the checkpoint back from the bronze table and
 //! applies them; a batch whose merges were already committed changes
 //! nothing.
+//!
+//! The batches waiting when the stage is ready are applied together, as
+//! one group: routed in pieces on every core, then each silver table
+//! merged once for the group (the tables at the same time) with the `txn`
+//! version of the group's last batch. Groups are runs of consecutive
+//! batches taken in order, so a table that records version `n` holds
+//! every batch up to `n`; after a crash the groups may be cut differently,
+//! and re-merging rows a table already holds changes nothing (the same
+//! version and content is a duplicate to the merge).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use caresync_lake::{LakeError, LakeTable, MergeOutcome, MergeSpec, TableSpec};
@@ -24,10 +35,10 @@ use deltalake::arrow::datatypes::SchemaRef;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::bronze::{self, BronzeBatch, micros};
-use crate::dlq;
+use crate::bronze::{self, BronzeBatch, BronzeRow, micros};
+use crate::dlq::{self, DeadLetter};
 use crate::error::StreamError;
-use crate::silver::{Contracts, Routed, SilverTable, VERSION_COLUMN, route};
+use crate::silver::{Contracts, Routed, SilverTable, VERSION_COLUMN, route_rows};
 
 /// The `txn` application id of silver merges and dead-letter appends.
 pub const SILVER_APP_ID: &str = "caresync-stream/silver";
@@ -36,6 +47,14 @@ pub const SILVER_APP_ID: &str = "caresync-stream/silver";
 /// the writer, or read back from the table at once): up to 8 × 5,000
 /// messages with the default batching.
 pub(crate) const QUEUED_BATCHES: usize = 8;
+
+/// Bronze messages the silver stage takes from its queue as one group, at
+/// most (it takes at least one batch).
+const GROUP_ROWS: usize = 20_000;
+
+/// Rows of a group routed as one piece, at least: smaller groups are not
+/// worth splitting.
+const PIECE_ROWS: usize = 500;
 
 /// How long the silver stage waits for a queued batch before it looks in
 /// the bronze table for batches the full queue dropped.
@@ -132,7 +151,7 @@ pub(crate) struct Silver {
     bronze: LakeTable,
     dead_letter: LakeTable,
     tables: SilverTables,
-    contracts: Contracts,
+    contracts: Arc<Contracts>,
     /// The next bronze batch to apply.
     next: i64,
     last_checkpoint: Instant,
@@ -159,7 +178,7 @@ impl Silver {
             tables: SilverTables::new(layout),
             bronze,
             dead_letter,
-            contracts,
+            contracts: Arc::new(contracts),
             next: done + 1,
             last_checkpoint: Instant::now(),
             progress,
@@ -173,12 +192,11 @@ impl Silver {
         while self.next <= to {
             // A bounded number of batches in memory at once.
             let upto = to.min(self.next + QUEUED_BATCHES as i64 - 1);
-            let batches = bronze::read_batches(&mut self.bronze, self.next, upto).await?;
-            for batch in batches {
-                if batch.seq >= self.next {
-                    let last = batch.seq == upto;
-                    self.apply(&batch, last).await?;
-                }
+            let mut batches = bronze::read_batches(&mut self.bronze, self.next, upto).await?;
+            batches.retain(|b| b.seq >= self.next);
+            let n = batches.len();
+            if n > 0 {
+                self.apply(&Arc::new(batches), 0..n, true).await?;
             }
             // Numbers the bronze writer skipped hold no batch.
             self.next = self.next.max(upto + 1);
@@ -198,38 +216,48 @@ impl Silver {
         self.checkpoint().await
     }
 
-    /// Applies one bronze batch.
-    async fn apply(&mut self, batch: &BronzeBatch, checkpoint: bool) -> Result<(), StreamError> {
-        let mut routed = route(batch, &self.contracts);
+    /// Applies a group of bronze batches, `group` of `all` (ascending,
+    /// none applied yet): routes them, merges every silver table once under
+    /// the last batch's number, then appends the dead letters (the
+    /// checkpoint).
+    async fn apply(
+        &mut self,
+        all: &Arc<Vec<BronzeBatch>>,
+        group: Range<usize>,
+        checkpoint: bool,
+    ) -> Result<(), StreamError> {
+        let batches = &all[group.clone()];
+        let Some(last) = batches.last().map(|b| b.seq) else {
+            return Ok(());
+        };
+        let routed = route_group(all, group, &self.contracts).await?;
         let mut stats = *self.stats.borrow();
-        self.tables
-            .merge(SILVER_APP_ID, batch, &mut routed, &mut stats)
+        let dead = self
+            .tables
+            .merge(SILVER_APP_ID, last, batches, routed, &mut stats)
             .await?;
         let now = SystemTime::now();
-        if !routed.dead.is_empty()
-            || checkpoint
-            || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY
-        {
-            let rows = dlq::to_batch(&routed.dead, micros(now));
+        if !dead.is_empty() || checkpoint || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            let rows = dlq::to_batch(&dead, micros(now));
             self.dead_letter
-                .append_idempotent(SILVER_APP_ID, batch.seq, vec![rows])
+                .append_idempotent(SILVER_APP_ID, last, vec![rows])
                 .await?;
             self.last_checkpoint = Instant::now();
         }
-        for d in &routed.dead {
+        for d in &dead {
             crate::metrics::dead_letter(dlq::class_name(d.reason.code.class()));
         }
         let now_micros = micros(now);
-        for row in &batch.rows {
+        for row in batches.iter().flat_map(|b| &b.rows) {
             let waited = u64::try_from(now_micros.saturating_sub(row.received_at)).unwrap_or(0);
             crate::metrics::end_to_end(Duration::from_micros(waited));
         }
-        stats.batches += 1;
-        stats.dead_letters += routed.dead.len() as u64;
+        stats.batches += batches.len() as u64;
+        stats.dead_letters += dead.len() as u64;
         self.stats.send_replace(stats);
-        self.next = batch.seq + 1;
-        self.progress.send_replace(batch.seq);
-        crate::metrics::batches(None, Some(batch.seq));
+        self.next = last + 1;
+        self.progress.send_replace(last);
+        crate::metrics::batches(None, Some(last));
         Ok(())
     }
 
@@ -255,16 +283,70 @@ impl Silver {
         Ok(())
     }
 
-    /// Applies `batch`, first catching up with the batches before it.
-    async fn take(&mut self, batch: &BronzeBatch, idle: bool) -> Result<(), StreamError> {
-        if batch.seq < self.next {
-            return Ok(());
+    /// Applies `group` (batches in the order the writer committed them),
+    /// first catching up with the batches before each run of consecutive
+    /// ones (those the full queue dropped).
+    async fn take(&mut self, group: &Arc<Vec<BronzeBatch>>, idle: bool) -> Result<(), StreamError> {
+        let mut run = 0..0;
+        let mut expected = self.next;
+        for (i, batch) in group.iter().enumerate() {
+            if batch.seq < expected {
+                continue;
+            }
+            if batch.seq > expected {
+                // The batches between are in the bronze table only.
+                if !run.is_empty() {
+                    self.apply(group, run.clone(), false).await?;
+                }
+                self.catch_up(batch.seq - 1).await?;
+                run = i..i;
+            }
+            if run.is_empty() {
+                run = i..i;
+            }
+            run.end = i + 1;
+            expected = batch.seq + 1;
         }
-        if batch.seq > self.next {
-            self.catch_up(batch.seq - 1).await?;
+        if !run.is_empty() {
+            self.apply(group, run, idle).await?;
         }
-        self.apply(batch, idle).await
+        Ok(())
     }
+}
+
+/// Routes the rows of `batches` on the blocking pool, in as many pieces of
+/// about the same size as there are cores; the pieces' results in order,
+/// each with its bronze batch.
+async fn route_group(
+    batches: &Arc<Vec<BronzeBatch>>,
+    group: Range<usize>,
+    contracts: &Arc<Contracts>,
+) -> Result<Vec<(i64, Routed)>, StreamError> {
+    let total: usize = batches[group.clone()].iter().map(|b| b.rows.len()).sum();
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let piece = total.div_ceil(cores).max(PIECE_ROWS);
+    let mut tasks = Vec::new();
+    for i in group {
+        let batch = &batches[i];
+        let mut start = 0;
+        while start < batch.rows.len() {
+            let end = (start + piece).min(batch.rows.len());
+            let (batches, contracts) = (batches.clone(), contracts.clone());
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let b = &batches[i];
+                (b.seq, route_rows(b.seq, &b.rows[start..end], &contracts))
+            }));
+            start = end;
+        }
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(task.await.map_err(|e| StreamError::Task {
+            what: "routing",
+            detail: e.to_string(),
+        })?);
+    }
+    Ok(out)
 }
 
 /// The silver tables of a lake, opened (or created) when first met.
@@ -281,31 +363,57 @@ impl SilverTables {
         }
     }
 
-    /// Merges the tables of `routed` (taken from it) under (`app`,
-    /// `batch.seq`), counting into `stats`; a table's rows the merge
-    /// refuses become dead letters of `routed`.
+    /// Merges the rows of `routed` (routed from `batches`) into their
+    /// tables under (`app`, `seq`), every table at once, counting into
+    /// `stats`; returns the dead letters of `routed` and those of the rows
+    /// the merge refused (a table's rows of the group, when it refuses one).
     pub(crate) async fn merge(
         &mut self,
         app: &str,
-        batch: &BronzeBatch,
-        routed: &mut Routed,
+        seq: i64,
+        batches: &[BronzeBatch],
+        routed: Vec<(i64, Routed)>,
         stats: &mut SilverStats,
-    ) -> Result<(), StreamError> {
-        stats.records += routed.records;
-        let tables = std::mem::take(&mut routed.tables);
-        for (name, rows) in tables {
-            if !self.open.contains_key(&name) {
-                let table = self.layout.open_silver(&rows.table).await?;
-                self.open.insert(name.clone(), table);
+    ) -> Result<Vec<DeadLetter>, StreamError> {
+        let mut dead = Vec::new();
+        let mut tables: BTreeMap<String, GroupRows> = BTreeMap::new();
+        for (from, r) in routed {
+            stats.records += r.records;
+            dead.extend(r.dead);
+            for (name, rows) in r.tables {
+                let group = tables.entry(name).or_insert_with(|| GroupRows {
+                    table: rows.table.clone(),
+                    batches: Vec::new(),
+                    origins: Vec::new(),
+                });
+                group.batches.extend(rows.batches);
+                group
+                    .origins
+                    .extend(rows.origins.into_iter().flatten().map(|row| (from, row)));
             }
-            let Some(table) = self.open.get_mut(&name) else {
-                continue;
+        }
+        let app: Arc<str> = Arc::from(app);
+        let mut running = Vec::with_capacity(tables.len());
+        for (name, rows) in tables {
+            let table = match self.open.remove(&name) {
+                Some(t) => t,
+                None => self.layout.open_silver(&rows.table).await?,
             };
-            let spec = MergeSpec::new(rows.table.keys.iter().cloned(), VERSION_COLUMN);
-            let changes = conform(&rows.batches, &table.schema()?).map_err(|e| {
-                StreamError::Config(format!("silver table {name} cannot take its rows: {e}"))
+            let app = app.clone();
+            running.push(tokio::spawn(async move {
+                let mut table = table;
+                let merged = merge_table(&mut table, &app, seq, &rows).await;
+                (name, table, rows, merged)
+            }));
+        }
+        let mut failed = None;
+        for task in running {
+            let (name, table, rows, merged) = task.await.map_err(|e| StreamError::Task {
+                what: "silver merge",
+                detail: e.to_string(),
             })?;
-            match table.merge(app, batch.seq, &changes, &spec).await {
+            self.open.insert(name.clone(), table);
+            match merged {
                 Ok(MergeOutcome::Committed { report, .. }) => {
                     let c = report.counters;
                     crate::metrics::silver_rows(&name, "applied", c.applied);
@@ -319,29 +427,62 @@ impl SilverTables {
                 Ok(_) => {}
                 Err(LakeError::Rejected { rejection, .. }) => {
                     // A change the merge refuses: the table's rows of this
-                    // batch go to the dead-letter table instead.
+                    // group go to the dead-letter table instead.
                     let reason = dlq::Reason::new(
                         rejection.code(),
                         rejection.location().to_string(),
                         rejection.detail(),
                     )
                     .for_table(name.clone());
-                    let by_row: HashMap<u32, &bronze::BronzeRow> =
-                        batch.rows.iter().map(|r| (r.row, r)).collect();
-                    let mut origins: Vec<u32> = rows.origins.into_iter().flatten().collect();
+                    let by_row: HashMap<(i64, u32), &BronzeRow> = batches
+                        .iter()
+                        .flat_map(|b| b.rows.iter().map(move |r| ((b.seq, r.row), r)))
+                        .collect();
+                    let mut origins = rows.origins;
                     origins.sort_unstable();
                     origins.dedup();
+                    let mut refused = Routed::default();
                     for origin in origins {
                         if let Some(row) = by_row.get(&origin) {
-                            routed.reject(batch.seq, row, reason.clone());
+                            refused.reject(origin.0, row, reason.clone());
                         }
                     }
+                    dead.append(&mut refused.dead);
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
         }
-        Ok(())
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(dead),
+        }
     }
+}
+
+/// The rows of one silver table in a group, with the bronze batch and row
+/// each came from.
+struct GroupRows {
+    table: SilverTable,
+    batches: Vec<RecordBatch>,
+    origins: Vec<(i64, u32)>,
+}
+
+/// Merges `rows` into `table` under (`app`, `seq`).
+async fn merge_table(
+    table: &mut LakeTable,
+    app: &str,
+    seq: i64,
+    rows: &GroupRows,
+) -> Result<MergeOutcome, LakeError> {
+    let spec = MergeSpec::new(rows.table.keys.iter().cloned(), VERSION_COLUMN);
+    let changes =
+        conform(&rows.batches, &table.schema()?).map_err(|e| LakeError::SchemaMismatch {
+            table: table.url().to_owned(),
+            detail: format!("silver table {} cannot take its rows: {e}", rows.table.name),
+        })?;
+    table.merge(app, seq, &changes, &spec).await
 }
 
 /// `batches` cast to the Arrow types a Delta table reads back (list items
@@ -407,7 +548,19 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        let step = Step::Take(batch, rx.is_empty());
+        // Whatever else waits joins the group.
+        let mut rows = batch.rows.len();
+        let mut group = vec![batch];
+        while rows < GROUP_ROWS {
+            match rx.try_recv() {
+                Ok(b) => {
+                    rows += b.rows.len();
+                    group.push(b);
+                }
+                Err(_) => break,
+            }
+        }
+        let step = Step::Take(Arc::new(group), rx.is_empty());
         if !backoff.persist(&cancel, &mut silver, &step).await {
             return;
         }
@@ -420,9 +573,9 @@ pub(crate) async fn run(
 enum Step {
     /// Apply what bronze holds beyond the checkpoint.
     CatchUp,
-    /// Apply a batch the writer handed over (and whether the queue is
-    /// empty behind it).
-    Take(BronzeBatch, bool),
+    /// Apply batches the writer handed over (and whether the queue is
+    /// empty behind them).
+    Take(Arc<Vec<BronzeBatch>>, bool),
 }
 
 /// Waits that grow from 200 ms to 30 s between attempts of a failing step,
@@ -448,7 +601,7 @@ impl Backoff {
         loop {
             let done = match step {
                 Step::CatchUp => silver.catch_up_with_table().await,
-                Step::Take(batch, idle) => silver.take(batch, *idle).await,
+                Step::Take(group, idle) => silver.take(group, *idle).await,
             };
             match done {
                 Ok(()) => {
