@@ -1,5 +1,12 @@
 //! The running pipeline: the bronze writer and the silver stage, and the
 //! handle sources submit through.
+//!
+//! The silver stage runs on its own runtime, whose threads (on Linux) have
+//! a lower CPU priority (nice 10) than the caller's: sources and
+//! the bronze writer acknowledge messages, and an acknowledgement must not
+//! wait behind a merge. When the machine is busy, silver lags and catches
+//! up when it is not; nothing is lost, since silver reads what it misses
+//! back from bronze.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +23,59 @@ use crate::worker::{self, LakeLayout, Silver, SilverStats};
 
 /// How long [`Pipeline::shutdown`] lets the silver stage drain.
 pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The nice value of the silver stage's threads (Linux): a weight of about
+/// a tenth of a default thread's when both want the CPU.
+const SILVER_NICE: i32 = 10;
+
+/// The silver stage's runtime; dropped without blocking, so a pipeline can
+/// be dropped inside another runtime.
+#[derive(Debug)]
+struct SilverRuntime(Option<tokio::runtime::Runtime>);
+
+impl SilverRuntime {
+    fn start() -> Result<SilverRuntime, StreamError> {
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("caresync-silver")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()
+            .map_err(|source| StreamError::Io {
+                what: "starting the silver stage's threads".to_owned(),
+                source,
+            })?;
+        Ok(SilverRuntime(Some(runtime)))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0
+            .as_ref()
+            .expect("the silver runtime lives until the pipeline is dropped")
+            .handle()
+    }
+}
+
+impl Drop for SilverRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Lowers the calling thread's CPU priority to [`SILVER_NICE`]; on Linux a
+/// nice value is per thread. Best effort: a failure leaves the default.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(thread), SILVER_NICE) {
+            tracing::debug!(error = %e, "the silver thread keeps the default priority");
+        }
+    }
+}
 
 /// What the pipeline needs to start.
 #[derive(Debug, Clone)]
@@ -57,6 +117,8 @@ pub struct Pipeline {
     writer: JoinHandle<()>,
     silver: JoinHandle<()>,
     cancel: CancellationToken,
+    // Last: dropped after the handles above.
+    _runtime: SilverRuntime,
 }
 
 impl Pipeline {
@@ -90,7 +152,10 @@ impl Pipeline {
             committed_tx,
             settings.batching,
         ));
-        let silver = tokio::spawn(worker::run(silver, committed_rx, cancel.clone()));
+        let runtime = SilverRuntime::start()?;
+        let silver = runtime
+            .handle()
+            .spawn(worker::run(silver, committed_rx, cancel.clone()));
         let health = Arc::new(Health::default());
         health.ready.store(true, Ordering::Relaxed);
         Ok(Pipeline {
@@ -101,6 +166,7 @@ impl Pipeline {
             writer,
             silver,
             cancel,
+            _runtime: runtime,
         })
     }
 

@@ -256,3 +256,57 @@ async fn batches_a_crashed_run_left_in_bronze_are_applied_on_start() {
         .collect();
     assert_eq!(batches.len(), 31);
 }
+
+/// The nice value in a `/proc/.../stat` line, or `None` when the thread
+/// ended meanwhile.
+#[cfg(target_os = "linux")]
+fn nice(stat: &std::path::Path) -> Option<i32> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    // After "pid (comm) ", the state is field 3 and the nice value 19.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(16)?.parse().ok()
+}
+
+/// The nice value of each thread of this process whose name is `name`.
+#[cfg(target_os = "linux")]
+fn thread_nices(name: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let path = task.expect("a task").path();
+        let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
+            continue;
+        };
+        if comm.trim_end() == name
+            && let Some(n) = nice(&path.join("stat"))
+        {
+            out.push(n);
+        }
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_silver_stage_runs_below_the_priority_of_acknowledgements() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let layout = layout(&dir);
+    let running = Running::start(settings(&layout)).await;
+    let mut client = Client::connect(running.addr).await;
+    for m in admissions(11, 5) {
+        assert!(accepted(&client.call(&m.bytes).await));
+    }
+
+    let silver = thread_nices("caresync-silver");
+    let base = nice(std::path::Path::new("/proc/thread-self/stat")).expect("this thread's nice");
+    assert!(
+        base < 10,
+        "this test needs to run below nice 10 to tell the two apart"
+    );
+    assert!(!silver.is_empty(), "the silver stage has its own threads");
+    assert!(
+        silver.iter().all(|&n| n == 10),
+        "silver threads are niced: {silver:?}, this thread {base}"
+    );
+    let stats = running.stop().await;
+    assert!(stats.records >= 5, "silver still applies: {stats:?}");
+}
