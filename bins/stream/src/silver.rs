@@ -373,40 +373,37 @@ fn route_message(
             return;
         }
     };
-    let options = ReadOptions::default();
-    let mut refused = None;
-    let result = caresync_fhir::read_bundle_slice(mapped.bundle.as_bytes(), &options, |entry| {
-        let resource = match entry {
-            Ok(r) => r,
-            Err(e) => {
-                refused = Some(e.to_rejection());
-                return ControlFlow::Break(());
-            }
-        };
-        if let Err(rejection) = push_resource(fhir, &resource, &version, row.row) {
-            refused = Some(rejection);
-            return ControlFlow::Break(());
+    // The mapping says where each resource is in its Bundle: no need to
+    // read the Bundle back.
+    for resource in mapped.resources() {
+        let pushed = push_resource(
+            fhir,
+            resource.resource_type,
+            Some(resource.id),
+            resource.json,
+            &version,
+            row.row,
+        );
+        if let Err(rejection) = pushed {
+            routed.reject_with(seq, row, &rejection);
+            return;
         }
-        ControlFlow::Continue(())
-    });
-    if let Some(rejection) = refused {
-        routed.reject_with(seq, row, &rejection);
-    } else if let Err(e) = result {
-        routed.reject_with(seq, row, &e.to_rejection());
     }
 }
 
 /// Flattens `resource` into its table; types without a table are skipped.
 fn push_resource(
     fhir: &mut FhirSink,
-    resource: &RawResource,
+    resource_type: &str,
+    id: Option<&str>,
+    json: &str,
     version: &Version,
     row: u32,
 ) -> Result<(), Rejection> {
-    let Some(table) = ResourceTable::from_resource_type(resource.identity().resource_type()) else {
+    let Some(table) = ResourceTable::from_resource_type(resource_type) else {
         return Ok(());
     };
-    if resource.identity().id().is_none_or(str::is_empty) {
+    if id.is_none_or(str::is_empty) {
         return Err(Rejection::new(
             codes::NO_RECORD_ID,
             caresync_core::Location::Field {
@@ -416,7 +413,7 @@ fn push_resource(
             "a resource bound for silver has no id",
         ));
     }
-    fhir.push(table, resource.json(), version, row)
+    fhir.push(table, json, version, row)
 }
 
 fn route_fhir(seq: i64, row: &BronzeRow, fhir: &mut FhirSink, routed: &mut Routed) {
@@ -425,7 +422,15 @@ fn route_fhir(seq: i64, row: &BronzeRow, fhir: &mut FhirSink, routed: &mut Route
     let mut one = |routed: &mut Routed, resource: Result<RawResource, caresync_fhir::ReadError>| {
         let outcome = resource.map_err(|e| e.to_rejection()).and_then(|r| {
             let version = r.version(Some(arrived)).map_err(|e| e.to_rejection())?;
-            push_resource(fhir, &r, &version, row.row)
+            let identity = r.identity();
+            push_resource(
+                fhir,
+                identity.resource_type(),
+                identity.id(),
+                r.json(),
+                &version,
+                row.row,
+            )
         });
         if let Err(rejection) = outcome {
             routed.reject_with(seq, row, &rejection);

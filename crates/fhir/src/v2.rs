@@ -291,6 +291,40 @@ pub struct Mapped {
     pub bundle: String,
     /// Problems in single fields; those fields were left out.
     pub issues: Vec<Issue>,
+    /// Where each entry's resource is in `bundle`, in entry order.
+    entries: Vec<EntrySpan>,
+}
+
+impl Mapped {
+    /// The Bundle's resources in entry order, each as a slice of
+    /// [`Mapped::bundle`] with its type and id: what reading the Bundle back
+    /// would yield, without parsing it again.
+    pub fn resources(&self) -> impl ExactSizeIterator<Item = MappedResource<'_>> {
+        self.entries.iter().map(|e| MappedResource {
+            resource_type: e.resource_type,
+            id: &self.bundle[e.id.clone()],
+            json: &self.bundle[e.resource.clone()],
+        })
+    }
+}
+
+/// One resource of a [`Mapped`] Bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MappedResource<'a> {
+    /// Its `resourceType`.
+    pub resource_type: &'static str,
+    /// Its `id`.
+    pub id: &'a str,
+    /// The resource object as compact JSON.
+    pub json: &'a str,
+}
+
+/// Where one entry is in a Bundle's text (byte ranges).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct EntrySpan {
+    resource_type: &'static str,
+    id: std::ops::Range<usize>,
+    resource: std::ops::Range<usize>,
 }
 
 /// Whether messages of this type are mapped.

@@ -5,7 +5,9 @@
 //! it knows whether the HL7 field holds anything.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
+use super::EntrySpan;
 use super::id::Id;
 
 /// Where an object or array started, to roll it back when it stays empty.
@@ -19,10 +21,20 @@ pub(crate) struct Mark {
     comma: bool,
 }
 
+/// An entry opened by [`W::entry`]; close it with [`W::end_entry`].
+pub(crate) struct OpenEntry {
+    entry: Mark,
+    resource: Mark,
+    resource_type: &'static str,
+    id: Range<usize>,
+}
+
 /// The writer.
 pub(crate) struct W {
     pub(crate) buf: String,
     comma: bool,
+    /// Where each closed entry's resource is in `buf`.
+    pub(crate) entries: Vec<EntrySpan>,
 }
 
 impl W {
@@ -30,6 +42,7 @@ impl W {
         W {
             buf: String::with_capacity(n),
             comma: false,
+            entries: Vec::new(),
         }
     }
 
@@ -177,17 +190,38 @@ impl W {
 
     /// Opens a Bundle entry and its resource, `{"fullUrl":"urn:uuid:<id>",
     /// "resource":{"resourceType":"<ty>","id":"<id>"`, as an array element;
-    /// close the resource, then the entry, with [`W::end`].
-    pub(crate) fn entry(&mut self, ty: &'static str, id: &Id) -> (Mark, Mark) {
-        let e = self.item();
+    /// close both with [`W::end_entry`].
+    pub(crate) fn entry(&mut self, ty: &'static str, id: &Id) -> OpenEntry {
+        let entry = self.item();
         self.buf.push_str("\"fullUrl\":\"urn:uuid:");
         self.buf.push_str(id.as_str());
         self.buf.push('"');
         self.comma = true;
-        let r = self.obj("resource");
+        let resource = self.obj("resource");
         self.kv_lit("resourceType", ty);
         self.kv_id("id", id);
-        (e, r)
+        // The id's text is the last thing written, before its closing quote.
+        let id_end = self.buf.len() - 1;
+        OpenEntry {
+            entry,
+            resource,
+            resource_type: ty,
+            id: id_end - id.as_str().len()..id_end,
+        }
+    }
+
+    /// Closes the resource and the entry [`W::entry`] opened, and records
+    /// where the resource is.
+    pub(crate) fn end_entry(&mut self, open: OpenEntry) {
+        // Never empty: the resource holds its type and id.
+        self.end(open.resource);
+        let resource = open.resource.open..self.buf.len();
+        self.end(open.entry);
+        self.entries.push(EntrySpan {
+            resource_type: open.resource_type,
+            id: open.id,
+            resource,
+        });
     }
 
     /// `"key":"<id>"`.

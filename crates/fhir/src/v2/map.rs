@@ -222,10 +222,9 @@ impl<'m> Ctx<'m> {
         if self.emitted.iter().any(|(_, e)| *e == id) {
             return false;
         }
-        let (e, r) = self.w.entry(ty, &id);
+        let open = self.w.entry(ty, &id);
         body(self);
-        self.w.end(r);
-        self.w.end(e);
+        self.w.end_entry(open);
         self.emitted.push((ty, id));
         self.flush_pending();
         true
@@ -1453,7 +1452,7 @@ impl<'m> Ctx<'m> {
         }
         let entries = w.arr("entry");
         // MessageHeader.
-        let (e, r) = w.entry("MessageHeader", &mh_id);
+        let open = w.entry("MessageHeader", &mh_id);
         let mt = msh.field(9);
         let ec = w.obj("eventCoding");
         w.kv_lit("system", "http://terminology.hl7.org/CodeSystem/v2-0003");
@@ -1494,8 +1493,7 @@ impl<'m> Ctx<'m> {
             w.reference(None, id);
         }
         w.end(fo);
-        w.end(r);
-        w.end(e);
+        w.end_entry(open);
         self.w = w;
         (top, entries)
     }
@@ -1562,7 +1560,7 @@ impl<'m> Ctx<'m> {
         // Provenance.
         match &sent {
             Some(t) => {
-                let (e, r) = w.entry("Provenance", &prov_id);
+                let open = w.entry("Provenance", &prov_id);
                 let tg = w.arr("target");
                 w.reference(None, &mh_id);
                 for (_, id) in &self.emitted {
@@ -1622,8 +1620,7 @@ impl<'m> Ctx<'m> {
                 w.end(what);
                 w.end(m);
                 w.end(en);
-                w.end(r);
-                w.end(e);
+                w.end_entry(open);
             }
             None => {
                 if f(msh, 7).is_none() {
@@ -1637,6 +1634,7 @@ impl<'m> Ctx<'m> {
         Mapped {
             bundle: w.buf,
             issues: self.cx.issues,
+            entries: w.entries,
         }
     }
 }

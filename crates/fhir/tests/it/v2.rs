@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use caresync_fhir::v2::{self, Error, IssueKind};
 use caresync_hl7v2::Message;
+use caresync_testkit::hl7::{Hl7Generator, Hl7Kind, Hl7Options};
 use serde_json::Value;
 
 const SAMPLES: &str = "../../../shared/corpora/hl7v2/fhir-converter-samples";
@@ -500,4 +501,62 @@ fn a_coding_system_name_with_multibyte_text_is_not_a_table() {
             .is_some_and(|s| s.contains("v2-")),
         "not read as an HL7 table"
     );
+}
+
+/// An entry's resource type, id and JSON text.
+type Entry = (String, String, String);
+
+/// `(type, id, JSON)` of each entry reading `mapped`'s Bundle back yields,
+/// and the same from [`v2::Mapped::resources`].
+fn entries_both_ways(mapped: &v2::Mapped) -> (Vec<Entry>, Vec<Entry>) {
+    let mut read = Vec::new();
+    caresync_fhir::read_bundle_slice(
+        mapped.bundle.as_bytes(),
+        &caresync_fhir::read::ReadOptions::default(),
+        |entry| {
+            let r = entry.expect("our Bundle reads back");
+            read.push((
+                r.identity().resource_type().to_owned(),
+                r.identity().id().unwrap_or("").to_owned(),
+                r.json().to_owned(),
+            ));
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .expect("our Bundle reads back");
+    let ours = mapped
+        .resources()
+        .map(|r| {
+            (
+                r.resource_type.to_owned(),
+                r.id.to_owned(),
+                r.json.to_owned(),
+            )
+        })
+        .collect();
+    (ours, read)
+}
+
+#[test]
+fn mapped_resources_are_the_entries_reading_the_bundle_yields() {
+    let mut seen = 0;
+    for (stem, input, _) in samples() {
+        let mapped = v2::map_bytes(&input).expect("maps");
+        let (ours, read) = entries_both_ways(&mapped);
+        assert!(read.len() >= 3, "{stem}: header, patient, provenance");
+        assert_eq!(ours, read, "{stem}");
+        seen += 1;
+    }
+    assert!(seen >= 30, "{seen} samples");
+    let mut g = Hl7Generator::new(5, Hl7Options::default());
+    for kind in Hl7Kind::ALL.iter().cycle().take(400) {
+        let m = g.generate(*kind);
+        let Ok(mapped) = v2::map_bytes(&m.bytes) else {
+            continue; // a type the mapping does not take
+        };
+        let (ours, read) = entries_both_ways(&mapped);
+        assert_eq!(ours, read, "{kind:?} {}", m.control_id);
+        seen += 1;
+    }
+    assert!(seen >= 300, "{seen} messages");
 }
