@@ -45,7 +45,7 @@
 //! Partitioned tables and tables with deletion vectors are not merged into
 //! yet: [`LakeError::InvalidSpec`].
 
-mod files;
+pub(crate) mod files;
 mod keys;
 
 use std::collections::{BTreeMap, HashMap};

@@ -25,6 +25,9 @@ use crate::spec::{Nullability, TableSpec, describe_differences};
 pub struct LakeTable {
     pub(crate) table: DeltaTable,
     pub(crate) location: Location,
+    /// The last `txn` this handle committed, while nothing else was
+    /// committed after it (see `LakeTable::append_idempotent`).
+    pub(crate) known_txn: Option<crate::write::KnownTxn>,
 }
 
 impl fmt::Debug for LakeTable {
@@ -121,7 +124,11 @@ impl OpenOptions {
             }
         };
         match loaded {
-            Ok(table) => Ok(LakeTable { table, location }),
+            Ok(table) => Ok(LakeTable {
+                table,
+                location,
+                known_txn: None,
+            }),
             Err(DeltaTableError::NotATable(_)) => Err(LakeError::NotATable { url: url.clone() }),
             Err(source) => {
                 // A version past the end is the likeliest cause; say so if it is.
@@ -278,6 +285,7 @@ impl LakeTable {
                         return Ok(Self {
                             table: created,
                             location,
+                            known_txn: None,
                         });
                     }
                     Err(create_error) => {
@@ -297,7 +305,11 @@ impl LakeTable {
             Err(source) => return Err(open_error(&location, source)),
         }
 
-        let this = Self { table, location };
+        let this = Self {
+            table,
+            location,
+            known_txn: None,
+        };
         this.check_against(spec, &delta_schema)?;
         Ok(this)
     }

@@ -3,13 +3,14 @@
 use deltalake::arrow::datatypes::Schema;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::delta_datafusion::{DataFusionMixins as _, create_session};
-use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::operations::write::SchemaMode;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::operations::write::{SchemaMode, WriterStatsConfig};
+use deltalake::protocol::{DeltaOperation, SaveMode};
 
 use crate::LakeError;
 use crate::error::write_error;
+use crate::merge::files::Writer;
 use crate::spec::{check_batches, check_batches_adding_columns};
 use crate::table::LakeTable;
 
@@ -75,6 +76,16 @@ impl WriteOptions {
     }
 }
 
+/// The last `txn` version a handle committed for one application, and the
+/// table version that commit made: still the application's last `txn` while
+/// the handle is at that version.
+#[derive(Clone, Debug)]
+pub(crate) struct KnownTxn {
+    app_id: String,
+    at: i64,
+    txn_version: i64,
+}
+
 impl LakeTable {
     /// Appends `batches` as one commit and returns the new version.
     ///
@@ -88,6 +99,9 @@ impl LakeTable {
     /// [`LakeError::SchemaMismatch`] (nothing is written), [`LakeError::Conflict`]
     /// if a concurrent commit cannot be reconciled, [`LakeError::Write`].
     pub async fn append(&mut self, batches: Vec<RecordBatch>) -> Result<i64, LakeError> {
+        if self.appends_directly(&batches)? {
+            return self.append_directly(&batches, None).await;
+        }
         self.write(batches, CommitProperties::default(), "append")
             .await
     }
@@ -101,10 +115,18 @@ impl LakeTable {
     /// (`app_id`, `txn_version`) are committed together, atomically. A writer
     /// that crashed after the commit but before recording success can
     /// therefore retry with the same `txn_version` safely. Two writers racing
-    /// with one `app_id` cannot both commit: the loser gets
-    /// [`LakeError::Conflict`] and, on retry, `AlreadyApplied`.
+    /// with one `app_id` cannot both commit: the loser gets `AlreadyApplied`
+    /// (or [`LakeError::Conflict`] when it lost the race after reading the
+    /// log, and `AlreadyApplied` on retry).
     ///
     /// Transaction versions per `app_id` are expected to increase.
+    ///
+    /// A handle whose last commit was this application's, with no commit
+    /// after it, knows the last `txn` without reading the log: it commits
+    /// straight away, and a commit by another writer with the same `app_id`
+    /// meanwhile makes the commit conflict, after which the log is read as
+    /// above. A long-lived writer (a stream's raw log) thus pays one commit
+    /// per append.
     pub async fn append_idempotent(
         &mut self,
         app_id: &str,
@@ -124,6 +146,12 @@ impl LakeTable {
         batches: Vec<RecordBatch>,
         options: WriteOptions,
     ) -> Result<CommitOutcome, LakeError> {
+        if options == WriteOptions::append() && self.appends_directly(&batches)? {
+            return self
+                .append_idempotent_directly(app_id, txn_version, &batches)
+                .await;
+        }
+        self.known_txn = None;
         self.refresh().await?;
         if let Some(last_txn_version) = self.last_txn_version(app_id).await?
             && last_txn_version >= txn_version
@@ -143,6 +171,119 @@ impl LakeTable {
             .write_with(batches, properties, "idempotent write", options)
             .await?;
         Ok(CommitOutcome::Committed { version })
+    }
+
+    async fn append_idempotent_directly(
+        &mut self,
+        app_id: &str,
+        txn_version: i64,
+        batches: &[RecordBatch],
+    ) -> Result<CommitOutcome, LakeError> {
+        let known = self
+            .known_txn
+            .take()
+            .filter(|k| k.app_id == app_id && k.at == self.version());
+        let mut fresh = known.is_none();
+        let mut last = match known {
+            Some(k) => Some(k.txn_version),
+            None => {
+                self.refresh().await?;
+                self.last_txn_version(app_id).await?
+            }
+        };
+        loop {
+            if let Some(last_txn_version) = last
+                && last_txn_version >= txn_version
+            {
+                return Ok(CommitOutcome::AlreadyApplied { last_txn_version });
+            }
+            let txn = Transaction::new(app_id, txn_version);
+            match self.append_directly(batches, Some(txn)).await {
+                Ok(version) => {
+                    self.known_txn = Some(KnownTxn {
+                        app_id: app_id.to_owned(),
+                        at: version,
+                        txn_version,
+                    });
+                    return Ok(CommitOutcome::Committed { version });
+                }
+                // Another writer committed for this application since the
+                // handle last looked: read what it recorded.
+                Err(LakeError::Conflict { .. }) if !fresh => {
+                    fresh = true;
+                    self.refresh().await?;
+                    last = self.last_txn_version(app_id).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether [`append_directly`](Self::append_directly) can write
+    /// `batches`: rows to write, and a table with nothing an append must
+    /// compute or enforce beyond its column types (no partitioning, CHECK
+    /// constraints, invariants, generated or identity columns, column
+    /// mapping).
+    fn appends_directly(&self, batches: &[RecordBatch]) -> Result<bool, LakeError> {
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Ok(false);
+        }
+        let snapshot = self.snapshot()?;
+        let metadata = snapshot.metadata();
+        if !metadata.partition_columns().is_empty() {
+            return Ok(false);
+        }
+        let config = metadata.configuration();
+        if config.keys().any(|k| k.starts_with("delta.constraints."))
+            || config
+                .get("delta.columnMapping.mode")
+                .is_some_and(|m| m != "none")
+        {
+            return Ok(false);
+        }
+        let schema = snapshot.schema();
+        Ok(!schema.fields().any(|f| {
+            f.metadata().keys().any(|k| {
+                k.starts_with("delta.generationExpression")
+                    || k.starts_with("delta.invariants")
+                    || k.starts_with("delta.identity")
+            })
+        }))
+    }
+
+    /// Appends `batches` (and `txn`) as one commit of the data files this
+    /// crate writes, without planning a DataFusion write; returns the new
+    /// version. Only for tables [`appends_directly`](Self::appends_directly)
+    /// accepts.
+    async fn append_directly(
+        &mut self,
+        batches: &[RecordBatch],
+        txn: Option<Transaction>,
+    ) -> Result<i64, LakeError> {
+        let url = self.location.display.clone();
+        let read_version = self.version();
+        let snapshot = self.snapshot()?;
+        check_batches(&snapshot.schema(), batches, &url)?;
+        let stats = WriterStatsConfig::from_config(snapshot.snapshot().table_configuration());
+        let writer = Writer::new(self.table.object_store(), self.schema()?, stats);
+        let failed = |e| write_error(&url, "append", Some(read_version), e);
+        let adds = writer.data(batches).await.map_err(failed)?;
+        let mut properties = CommitProperties::default();
+        if let Some(txn) = txn {
+            properties = properties.with_application_transaction(txn);
+        }
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: None,
+            predicate: None,
+        };
+        let done = CommitBuilder::from(properties)
+            .with_actions(adds.into_iter().map(Action::Add).collect())
+            .build(Some(self.snapshot()?), self.table.log_store(), operation)
+            .await
+            .map_err(failed)?;
+        self.table.state = Some(done.snapshot());
+        Ok(self.version())
     }
 
     /// The last transaction version committed for `app_id` as of the loaded

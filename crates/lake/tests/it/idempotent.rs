@@ -253,3 +253,85 @@ async fn new_nullable_columns_are_added_by_a_write_that_allows_it() {
         .expect_err("a NOT NULL new column");
     assert!(refused.to_string().contains("bed"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_writer_that_knows_its_last_transaction_still_sees_another_writers() {
+    let (_dir, url) = temp_table();
+    let mut a = create(&url).await;
+    assert_eq!(
+        a.append_idempotent("loader", 1, vec![batch(&[(1, Some("a"))])])
+            .await
+            .expect("a: txn 1"),
+        CommitOutcome::Committed { version: 1 }
+    );
+    // A second process with the same application id commits txn 2, and
+    // another application commits too; `a` has not looked since its commit.
+    let mut b = LakeTable::open(&url).await.expect("b");
+    assert_eq!(
+        b.append_idempotent("loader", 2, vec![batch(&[(2, Some("b"))])])
+            .await
+            .expect("b: txn 2"),
+        CommitOutcome::Committed { version: 2 }
+    );
+    let mut other = LakeTable::open(&url).await.expect("other");
+    other
+        .append_idempotent("other-app", 1, vec![batch(&[(3, Some("c"))])])
+        .await
+        .expect("other app");
+    assert_eq!(a.version(), 1);
+
+    // `a` retrying txn 2 finds it recorded by `b`: nothing is written twice.
+    assert_eq!(
+        a.append_idempotent("loader", 2, vec![batch(&[(2, Some("b"))])])
+            .await
+            .expect("a: txn 2 again"),
+        CommitOutcome::AlreadyApplied {
+            last_txn_version: 2
+        }
+    );
+    // Its next transaction commits on top of both.
+    assert_eq!(
+        a.append_idempotent("loader", 3, vec![batch(&[(4, Some("d"))])])
+            .await
+            .expect("a: txn 3"),
+        CommitOutcome::Committed { version: 4 }
+    );
+    // `b`, now the stale one, cannot commit txn 3 again.
+    assert_eq!(
+        b.append_idempotent("loader", 3, vec![batch(&[(4, Some("d"))])])
+            .await
+            .expect("b: txn 3"),
+        CommitOutcome::AlreadyApplied {
+            last_txn_version: 3
+        }
+    );
+    // An append of another application between two of `a`'s does not
+    // conflict with `a`'s next one.
+    other
+        .append_idempotent("other-app", 2, vec![batch(&[(5, Some("e"))])])
+        .await
+        .expect("other app again");
+    assert_eq!(
+        a.append_idempotent("loader", 4, vec![batch(&[(6, Some("f"))])])
+            .await
+            .expect("a: txn 4"),
+        CommitOutcome::Committed { version: 6 }
+    );
+
+    let reader = LakeTable::open(&url).await.expect("reader");
+    assert_eq!(
+        reader.last_txn_version("loader").await.expect("txn"),
+        Some(4)
+    );
+    assert_eq!(
+        read(&reader).await,
+        owned(&[
+            (1, Some("a")),
+            (2, Some("b")),
+            (3, Some("c")),
+            (4, Some("d")),
+            (5, Some("e")),
+            (6, Some("f"))
+        ])
+    );
+}
