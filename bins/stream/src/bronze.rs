@@ -343,20 +343,24 @@ pub(crate) async fn run_writer(
                 })
                 .collect(),
         };
-        let result = commit(&mut table, &mut seq, &mut batch).await;
+        // Senders are answered as soon as the commit is durable, before
+        // the handle loads the table's next snapshot.
+        let answer = |seq: i64| {
+            for (i, p) in pending.drain(..).enumerate() {
+                crate::metrics::received(&p.inbound.source, p.inbound.format.as_str(), 1);
+                let _ = p.reply.send(Ok(Receipt {
+                    batch: seq,
+                    row: u32::try_from(i).unwrap_or(u32::MAX),
+                }));
+            }
+        };
+        let result = commit(&mut table, &mut seq, &mut batch, answer).await;
         crate::metrics::bronze_commit(batch.rows.len(), started.elapsed(), result.is_ok());
         if let Ok(seq) = result {
             crate::metrics::batches(Some(seq), None);
         }
         match result {
             Ok(_) => {
-                for (p, row) in pending.drain(..).zip(&batch.rows) {
-                    crate::metrics::received(&row.source, row.format.as_str(), 1);
-                    let _ = p.reply.send(Ok(Receipt {
-                        batch: batch.seq,
-                        row: row.row,
-                    }));
-                }
                 // A full queue means silver lags: it reads the batch back
                 // from the table when it catches up.
                 if let Err(mpsc::error::TrySendError::Closed(_)) = committed.try_send(batch) {
@@ -364,7 +368,7 @@ pub(crate) async fn run_writer(
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, rows = batch.rows.len(), "bronze commit failed; senders are told to send again");
+                tracing::error!(error = %e, rows = batch.rows.len(), "bronze commit failed; senders not yet answered are told to send again");
                 let reason: Arc<str> = Arc::from(e.to_string());
                 for p in pending.drain(..) {
                     let _ = p.reply.send(Err(IngestError::Bronze {
@@ -376,18 +380,23 @@ pub(crate) async fn run_writer(
     }
 }
 
-/// Commits `rows` as the next batch, returning its sequence number. A
-/// sequence number already recorded (by another writer, or by a commit
-/// whose success was not seen) is skipped.
+/// Commits `rows` as the next batch, returning its sequence number and
+/// calling `durable` with it as soon as the commit is durable. A sequence
+/// number already recorded (by another writer, or by a commit whose success
+/// was not seen) is skipped.
 async fn commit(
     table: &mut LakeTable,
     seq: &mut i64,
     batch: &mut BronzeBatch,
+    mut durable: impl FnMut(i64),
 ) -> Result<i64, StreamError> {
     for _ in 0..8 {
         batch.seq = *seq + 1;
+        let next = batch.seq;
         match table
-            .append_idempotent(APP_ID, batch.seq, vec![batch.to_record_batch()])
+            .append_idempotent_notifying(APP_ID, next, vec![batch.to_record_batch()], |_| {
+                durable(next);
+            })
             .await?
         {
             CommitOutcome::AlreadyApplied { last_txn_version } => *seq = last_txn_version,

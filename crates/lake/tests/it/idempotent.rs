@@ -335,3 +335,38 @@ async fn a_writer_that_knows_its_last_transaction_still_sees_another_writers() {
         ])
     );
 }
+
+#[tokio::test]
+async fn the_writer_is_told_once_the_commit_is_in_the_log() {
+    let (_dir, url) = temp_table();
+    let mut writer = create(&url).await;
+    let log = std::path::Path::new(&url).join("_delta_log");
+    let mut told = Vec::new();
+    let outcome = writer
+        .append_idempotent_notifying("loader", 1, vec![batch(&[(1, Some("a"))])], |v| {
+            // Called before the handle moves on: the commit file is there.
+            let file = log.join(format!("{v:020}.json"));
+            told.push((v, file.is_file()));
+        })
+        .await
+        .expect("commit");
+    assert_eq!(outcome, CommitOutcome::Committed { version: 1 });
+    assert_eq!(told, vec![(1, true)]);
+    assert_eq!(writer.version(), 1);
+
+    // Nothing written, nothing told.
+    let outcome = writer
+        .append_idempotent_notifying("loader", 1, vec![batch(&[(1, Some("a"))])], |v| {
+            told.push((v, false));
+        })
+        .await
+        .expect("retry");
+    assert_eq!(
+        outcome,
+        CommitOutcome::AlreadyApplied {
+            last_txn_version: 1
+        }
+    );
+    assert_eq!(told.len(), 1);
+    assert_eq!(read(&writer).await, owned(&[(1, Some("a"))]));
+}
