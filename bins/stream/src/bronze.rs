@@ -60,9 +60,12 @@ pub fn schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
-/// The bronze table's spec, named `name`.
+/// The bronze table's spec, named `name`. File statistics are kept for
+/// the columns reads filter on (`batch`, `received_at`) only: the payload's
+/// would be large, and every commit's snapshot reload parses every file's.
 pub fn spec(name: &str) -> TableSpec {
     TableSpec::new(name, schema())
+        .with_property("delta.dataSkippingStatsColumns", "batch,received_at")
 }
 
 /// One bronze row, owned.
