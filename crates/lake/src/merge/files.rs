@@ -85,12 +85,23 @@ pub(crate) fn column_as(
 }
 
 /// `batch`'s columns under `schema` (the writer's exact schema: names,
-/// nullability and metadata must match what it expects).
+/// nullability and metadata must match what it expects), cast where a type
+/// differs only in what Delta does not store, such as the name of a list's
+/// element field (`item` in Arrow builders, `element` in Delta).
 pub(crate) fn conform(schema: &SchemaRef, batch: &RecordBatch) -> DeltaResult<RecordBatch> {
-    Ok(RecordBatch::try_new(
-        schema.clone(),
-        batch.columns().to_vec(),
-    )?)
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, c)| {
+            if c.data_type() == field.data_type() {
+                Ok(c.clone())
+            } else {
+                deltalake::arrow::compute::cast(c, field.data_type())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 /// Writes data files, one or more per call, for the table with `schema`

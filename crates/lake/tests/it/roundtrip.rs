@@ -195,3 +195,78 @@ async fn partitioned_tables_round_trip() {
         ]
     );
 }
+
+#[tokio::test]
+async fn list_columns_built_by_arrow_append_and_read_back() {
+    use std::sync::Arc;
+
+    use caresync_lake::TableSpec;
+    use deltalake::arrow::array::{
+        Array as _, AsArray as _, Int64Array, ListBuilder, StringBuilder,
+    };
+    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+    use deltalake::arrow::record_batch::RecordBatch;
+
+    let (_dir, url) = temp_table();
+    // Arrow's builders name a list's element `item`; Delta reads it back as
+    // `element`, so the second append's batch differs from the table's
+    // schema in that name only.
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new_list("codes", Field::new_list_field(DataType::Utf8, true), true),
+    ]));
+    let spec = TableSpec::new("coded", schema.clone());
+    let mut table = LakeTable::open_or_create(&url, &spec)
+        .await
+        .expect("create");
+    let lists = |rows: &[&[&str]]| {
+        let mut b = ListBuilder::new(StringBuilder::new());
+        for row in rows {
+            for code in *row {
+                b.values().append_value(code);
+            }
+            b.append(true);
+        }
+        b.finish()
+    };
+    for (ids, codes) in [
+        (vec![1, 2], lists(&[&["a", "b"], &[]])),
+        (vec![3], lists(&[&["c"]])),
+    ] {
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(ids)), Arc::new(codes)],
+        )
+        .expect("batch");
+        table.append(vec![batch]).await.expect("append");
+    }
+
+    let mut got: Vec<(i64, Vec<String>)> = Vec::new();
+    for b in table.read_all().await.expect("read") {
+        let ids = b
+            .column(0)
+            .as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+        let codes = b.column(1).as_list::<i32>();
+        for i in 0..b.num_rows() {
+            // The scan may give string views.
+            let values =
+                deltalake::arrow::compute::cast(&codes.value(i), &DataType::Utf8).expect("text");
+            let values = values.as_string::<i32>();
+            got.push((
+                ids.value(i),
+                (0..values.len())
+                    .map(|j| values.value(j).to_owned())
+                    .collect(),
+            ));
+        }
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (1, vec!["a".to_owned(), "b".to_owned()]),
+            (2, vec![]),
+            (3, vec!["c".to_owned()]),
+        ]
+    );
+}
