@@ -20,7 +20,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use caresync_lake::{CommitOutcome, LakeTable, TableSpec};
+use caresync_lake::{Appender, CommitOutcome, LakeTable, TableSpec};
 use deltalake::arrow::array::{
     Array, ArrayRef, AsArray as _, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
@@ -303,12 +303,15 @@ impl Default for Batching {
 /// (`crate::IngestHandle`) is dropped, replying to each once its batch
 /// committed, and hands each committed batch to `committed`.
 pub(crate) async fn run_writer(
-    mut table: LakeTable,
+    table: LakeTable,
     mut rx: mpsc::Receiver<Pending>,
     committed: mpsc::Sender<BronzeBatch>,
     batching: Batching,
 ) {
-    let mut seq = match table.last_txn_version(APP_ID).await {
+    // The writer is bronze's only appender: it commits without reloading
+    // the table after each commit (see `caresync_lake::Appender`).
+    let mut table = table.appender(APP_ID);
+    let mut seq = match table.last_txn_version().await {
         Ok(v) => v.unwrap_or(0),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the bronze table's last batch");
@@ -346,8 +349,8 @@ pub(crate) async fn run_writer(
                 })
                 .collect(),
         };
-        // Senders are answered as soon as the commit is durable, before
-        // the handle loads the table's next snapshot.
+        // Senders are answered as soon as the commit is durable (before
+        // the table is loaded again when another writer intervened).
         let answer = |seq: i64| {
             for (i, p) in pending.drain(..).enumerate() {
                 crate::metrics::received(&p.inbound.source, p.inbound.format.as_str(), 1);
@@ -388,7 +391,7 @@ pub(crate) async fn run_writer(
 /// number already recorded (by another writer, or by a commit whose success
 /// was not seen) is skipped.
 async fn commit(
-    table: &mut LakeTable,
+    table: &mut Appender,
     seq: &mut i64,
     batch: &mut BronzeBatch,
     mut durable: impl FnMut(i64),
@@ -397,7 +400,7 @@ async fn commit(
         batch.seq = *seq + 1;
         let next = batch.seq;
         match table
-            .append_idempotent_notifying(APP_ID, next, vec![batch.to_record_batch()], |_| {
+            .append_notifying(next, vec![batch.to_record_batch()], |_| {
                 durable(next);
             })
             .await?

@@ -63,6 +63,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod append;
 mod error;
 mod location;
 mod merge;
@@ -71,6 +72,7 @@ mod spec;
 mod table;
 mod write;
 
+pub use append::Appender;
 pub use error::LakeError;
 
 /// The table property naming a table's primary key columns, comma-separated

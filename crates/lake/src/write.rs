@@ -4,7 +4,7 @@ use deltalake::arrow::datatypes::Schema;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::delta_datafusion::{DataFusionMixins as _, create_session};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Transaction};
+use deltalake::kernel::{Action, Add, Transaction};
 use deltalake::operations::write::{SchemaMode, WriterStatsConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 
@@ -257,7 +257,7 @@ impl LakeTable {
     /// compute or enforce beyond its column types (no partitioning, CHECK
     /// constraints, invariants, generated or identity columns, column
     /// mapping).
-    fn appends_directly(&self, batches: &[RecordBatch]) -> Result<bool, LakeError> {
+    pub(crate) fn appends_directly(&self, batches: &[RecordBatch]) -> Result<bool, LakeError> {
         if batches.iter().all(|b| b.num_rows() == 0) {
             return Ok(false);
         }
@@ -295,35 +295,48 @@ impl LakeTable {
         txn: Option<Transaction>,
         durable: &mut impl FnMut(i64),
     ) -> Result<i64, LakeError> {
+        let adds = self.write_files(batches).await?;
+        self.commit_adds(adds, txn, durable).await
+    }
+
+    /// Checks `batches` against the loaded schema and writes them as data
+    /// files, not yet in any commit.
+    pub(crate) async fn write_files(&self, batches: &[RecordBatch]) -> Result<Vec<Add>, LakeError> {
+        let snapshot = self.snapshot()?;
+        check_batches(&snapshot.schema(), batches, &self.location.display)?;
+        let stats = WriterStatsConfig::from_config(snapshot.snapshot().table_configuration());
+        let writer = Writer::new(self.table.object_store(), self.schema()?, stats);
+        writer
+            .data(batches)
+            .await
+            .map_err(|e| write_error(&self.location.display, "append", Some(self.version()), e))
+    }
+
+    /// Commits `adds` (and `txn`) on top of the loaded snapshot as an
+    /// append, with deltalake's conflict checks; calls `durable` once the
+    /// commit is, then loads the new snapshot and returns its version.
+    pub(crate) async fn commit_adds(
+        &mut self,
+        adds: Vec<Add>,
+        txn: Option<Transaction>,
+        durable: &mut impl FnMut(i64),
+    ) -> Result<i64, LakeError> {
         let url = self.location.display.clone();
         let read_version = self.version();
         let snapshot = self.snapshot()?;
-        check_batches(&snapshot.schema(), batches, &url)?;
-        let stats = WriterStatsConfig::from_config(snapshot.snapshot().table_configuration());
-        let writer = Writer::new(self.table.object_store(), self.schema()?, stats);
         let failed = |e| write_error(&url, "append", Some(read_version), e);
-        let adds = writer.data(batches).await.map_err(failed)?;
         // Expired log files are cleaned up with checkpoints (every
         // `delta.checkpointInterval` commits), not by listing the log after
         // every append.
-        let interval = {
-            use deltalake::table::config::TablePropertiesExt as _;
-            snapshot.table_config().checkpoint_interval().get()
-        };
-        let checkpoint = (read_version + 2).unsigned_abs().is_multiple_of(interval);
+        let checkpoint = checkpoint_due(snapshot, read_version + 1);
         let mut properties =
             CommitProperties::default().with_cleanup_expired_logs((!checkpoint).then_some(false));
         if let Some(txn) = txn {
             properties = properties.with_application_transaction(txn);
         }
-        let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: None,
-            predicate: None,
-        };
         let post = CommitBuilder::from(properties)
             .with_actions(adds.into_iter().map(Action::Add).collect())
-            .build(Some(snapshot), self.table.log_store(), operation)
+            .build(Some(snapshot), self.table.log_store(), append_operation())
             .into_prepared_commit_future()
             .await
             .map_err(failed)?
@@ -619,4 +632,25 @@ fn only_changing_rows(
         ));
     }
     Ok(format!("({predicate}) AND ({})", changes.join(" OR ")))
+}
+
+/// The operation an append records in its commit.
+pub(crate) fn append_operation() -> DeltaOperation {
+    DeltaOperation::Write {
+        mode: SaveMode::Append,
+        partition_by: None,
+        predicate: None,
+    }
+}
+
+/// Whether deltalake writes a checkpoint after committing `version` of
+/// the table `snapshot` belongs to: every `delta.checkpointInterval`
+/// versions, counting version 0 as the first.
+pub(crate) fn checkpoint_due(
+    snapshot: &deltalake::table::state::DeltaTableState,
+    version: i64,
+) -> bool {
+    use deltalake::table::config::TablePropertiesExt as _;
+    let interval = snapshot.table_config().checkpoint_interval().get();
+    (version + 1).unsigned_abs().is_multiple_of(interval)
 }

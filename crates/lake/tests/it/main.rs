@@ -1,5 +1,6 @@
 //! Integration tests for `caresync-lake`: real Delta tables in temporary directories.
 
+mod appender;
 mod bad_input;
 mod cdf;
 mod common;
