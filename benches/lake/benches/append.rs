@@ -1,9 +1,14 @@
 //! Appending invented patients to a local Delta table, plainly and with an
-//! idempotent `txn` commit, and reading the snapshot back.
+//! idempotent `txn` commit, and reading the snapshot back; and a long-lived
+//! writer's small appends to a table that already has many files, through
+//! the table handle and through an `Appender`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use caresync_lake::{LakeTable, TableSpec};
 use caresync_testkit::generate::{Generator, patient_schema, patients_batch};
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 
 const ROWS: usize = 100_000;
 
@@ -47,5 +52,122 @@ fn append(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append);
+/// Files (one per commit) in the table the small appends go to.
+const COMMITS: i64 = 400;
+/// Patients per small append.
+const SMALL: usize = 10;
+
+/// One small idempotent append after [`COMMITS`] others, each its own
+/// file: through `LakeTable::append_idempotent`, which loads the snapshot
+/// after each commit, and through an `Appender`, which does not. Each
+/// sample starts from a copy of the same table and times consecutive
+/// appends after a first one (the one that reads the log).
+fn small_appends(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let spec = TableSpec::new("patients", patient_schema());
+    let batches: Vec<_> = (0..4)
+        .map(|seed| patients_batch(&Generator::new(seed).patients(SMALL)))
+        .collect();
+    let template = tempfile::tempdir().expect("temp dir");
+    let template_url = template.path().join("t").display().to_string();
+    rt.block_on(async {
+        let table = LakeTable::open_or_create(&template_url, &spec)
+            .await
+            .expect("create");
+        let mut appender = table.appender("bench");
+        for txn in 1..=COMMITS {
+            let batch = batches[txn.unsigned_abs() as usize % batches.len()].clone();
+            appender
+                .append_notifying(txn, vec![batch], |_| {})
+                .await
+                .expect("append");
+        }
+        appender.wait_for_checkpoint().await;
+    });
+
+    let mut group = c.benchmark_group("lake/append_10_patients_after_400_commits");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(SMALL as u64));
+    for through_appender in [false, true] {
+        let name = if through_appender {
+            "appender"
+        } else {
+            "table"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir.path().join("t");
+                copy_dir(&template.path().join("t"), &url);
+                let url = url.display().to_string();
+                rt.block_on(async {
+                    let mut table = LakeTable::open(&url).await.expect("open");
+                    let mut next = COMMITS + 1;
+                    let mut batch = || {
+                        next += 1;
+                        (
+                            next - 1,
+                            batches[next.unsigned_abs() as usize % batches.len()].clone(),
+                        )
+                    };
+                    if through_appender {
+                        let mut appender = table.appender("bench");
+                        let (txn, first) = batch();
+                        appender
+                            .append_notifying(txn, vec![first], |_| {})
+                            .await
+                            .expect("first append");
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let (txn, b) = batch();
+                            appender
+                                .append_notifying(txn, vec![b], |_| {})
+                                .await
+                                .expect("append");
+                        }
+                        let elapsed = start.elapsed();
+                        appender.wait_for_checkpoint().await;
+                        elapsed
+                    } else {
+                        let (txn, first) = batch();
+                        table
+                            .append_idempotent("bench", txn, vec![first])
+                            .await
+                            .expect("first append");
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let (txn, b) = batch();
+                            table
+                                .append_idempotent("bench", txn, vec![b])
+                                .await
+                                .expect("append");
+                        }
+                        start.elapsed()
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = append, small_appends
+}
 criterion_main!(benches);

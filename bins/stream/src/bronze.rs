@@ -384,6 +384,7 @@ pub(crate) async fn run_writer(
             }
         }
     }
+    table.wait_for_checkpoint().await;
 }
 
 /// Commits `rows` as the next batch, returning its sequence number and

@@ -157,16 +157,24 @@ impl Appender {
         result
     }
 
-    /// Waits for a checkpoint being written, then loads the newest version
+    /// Waits for the checkpoint being written in the background, if one is.
+    /// A writer that stops calls this before its runtime shuts down:
+    /// deltalake's log reads fail (and report a panic) when their runtime
+    /// goes away under them.
+    pub async fn wait_for_checkpoint(&mut self) {
+        if let Some(task) = self.checkpoint.take() {
+            self.keep_checkpointed(task.await);
+        }
+    }
+
+    /// Waits for the checkpoint being written, then loads the newest version
     /// and returns the table handle.
     ///
     /// # Errors
     ///
     /// [`LakeError::Log`] if the log cannot be read.
     pub async fn into_table(mut self) -> Result<LakeTable, LakeError> {
-        if let Some(task) = self.checkpoint.take() {
-            self.keep_checkpointed(task.await);
-        }
+        self.wait_for_checkpoint().await;
         self.table.refresh().await?;
         Ok(self.table)
     }
