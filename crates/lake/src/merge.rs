@@ -220,7 +220,11 @@ struct Changes {
     keys: Vec<Box<[u8]>>,
     versions: Vec<Version>,
     ops: Vec<ChangeOp>,
+    /// Fingerprints settle ties only: 0 but for the rows of `tied`.
     fingerprints: Vec<u64>,
+    /// The upserts (ascending) sharing key and version with another
+    /// change of the batch.
+    tied: Vec<u32>,
 }
 
 /// A row of the table the batch meets.
@@ -318,7 +322,7 @@ impl LakeTable {
                 u32::try_from(i).unwrap_or(u32::MAX),
             ));
         }
-        let deduped = deduper.finish();
+        let mut deduped = deduper.finish();
         let sorted_keys = deduped.sorted_keys();
 
         let tombstones = match &mut sidecar {
@@ -382,11 +386,16 @@ impl LakeTable {
                 }
             }
         }
-        // Stored rows with the version of their change need their
-        // fingerprint to settle the tie.
+        // A winner with the version of its stored row, and the stored row,
+        // need their fingerprints to settle the tie.
+        let mismatch = |detail| LakeError::SchemaMismatch {
+            table: url.clone(),
+            detail,
+        };
         let mut fingerprints: HashMap<RowLocation, u64> = HashMap::new();
         let mut tie_files: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
-        for w in deduped.winners() {
+        let mut unprinted: Vec<(usize, u32)> = Vec::new();
+        for (i, w) in deduped.winners().iter().enumerate() {
             if let Some(h) = hits.get(&w.key)
                 && h.version == w.version
             {
@@ -394,6 +403,19 @@ impl LakeTable {
                     .entry(h.at.file.0 as usize)
                     .or_default()
                     .push(h.at.row);
+                if !w.is_delete() && changes.tied.binary_search(&w.row).is_err() {
+                    unprinted.push((i, w.row));
+                }
+            }
+        }
+        if !unprinted.is_empty() {
+            let rows: Vec<u32> = unprinted.iter().map(|&(_, row)| row).collect();
+            let printed = codec
+                .fingerprints(changes.rows.columns(), &rows)
+                .map_err(mismatch)?;
+            let winners = deduped.winners_mut();
+            for (&(i, _), fp) in unprinted.iter().zip(printed) {
+                winners[i].fingerprint = fp;
             }
         }
         for (file, rows) in tie_files {
@@ -402,22 +424,22 @@ impl LakeTable {
                 .map_err(|e| {
                     write_error(&url, "merge (reading a data file)", Some(self.version()), e)
                 })?;
-            let fp = codec
-                .fingerprints(batch.columns(), batch.num_rows())
-                .map_err(|detail| LakeError::SchemaMismatch {
-                    table: url.clone(),
-                    detail,
-                })?;
-            for row in rows {
-                if let Some(f) = fp.get(row as usize) {
-                    fingerprints.insert(
-                        RowLocation {
-                            file: FileId(file as u64),
-                            row,
-                        },
-                        *f,
-                    );
-                }
+            let wanted: Vec<u32> = rows
+                .iter()
+                .filter_map(|&row| u32::try_from(row).ok())
+                .filter(|&row| (row as usize) < batch.num_rows())
+                .collect();
+            let printed = codec
+                .fingerprints(batch.columns(), &wanted)
+                .map_err(mismatch)?;
+            for (row, fp) in wanted.into_iter().zip(printed) {
+                fingerprints.insert(
+                    RowLocation {
+                        file: FileId(file as u64),
+                        row: u64::from(row),
+                    },
+                    fp,
+                );
             }
         }
 
@@ -736,14 +758,25 @@ impl LakeTable {
         let key_rows = codec
             .key_rows(&codec.key_columns(rows.columns()))
             .map_err(&mismatch)?;
-        let keys = (0..n).map(|i| key_rows.row(i).data().into()).collect();
-        let fingerprints = codec.fingerprints(rows.columns(), n).map_err(mismatch)?;
+        let keys: Vec<Box<[u8]>> = (0..n).map(|i| key_rows.row(i).data().into()).collect();
+        // Fingerprinting every row would cost more than the rest of reading
+        // the changes; only changes that tie need one.
+        let tied = in_batch_ties(&keys, &versions, &ops);
+        let mut fingerprints = vec![0; n];
+        for (&row, fp) in tied.iter().zip(
+            codec
+                .fingerprints(rows.columns(), &tied)
+                .map_err(mismatch)?,
+        ) {
+            fingerprints[row as usize] = fp;
+        }
         Ok(Changes {
             rows,
             keys,
             versions,
             ops,
             fingerprints,
+            tied,
         })
     }
 
@@ -1125,4 +1158,30 @@ fn now_micros() -> i64 {
         .as_micros()
         .try_into()
         .unwrap_or(i64::MAX)
+}
+
+/// The upserts of a batch that share their key and version with another
+/// upsert of it, ascending: the changes whose fingerprints settle which
+/// wins. (A delete's fingerprint is always 0.)
+fn in_batch_ties(keys: &[Box<[u8]>], versions: &[Version], ops: &[ChangeOp]) -> Vec<u32> {
+    let mut first: HashMap<(&[u8], &Version), u32> = HashMap::with_capacity(keys.len());
+    let mut tied = Vec::new();
+    for (i, ((key, version), op)) in keys.iter().zip(versions).zip(ops).enumerate() {
+        if op.is_delete() {
+            continue;
+        }
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        match first.entry((key, version)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                tied.push(*o.get());
+                tied.push(i);
+            }
+        }
+    }
+    tied.sort_unstable();
+    tied.dedup();
+    tied
 }

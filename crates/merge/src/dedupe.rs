@@ -147,6 +147,14 @@ impl<K, R> Deduped<K, R> {
         &self.winners
     }
 
+    /// The winners, to fill in what the deduplication did not need: the
+    /// fingerprints of winners that no other change of the batch tied
+    /// with, once the stored rows show which tie with those. Changing a
+    /// winner's key, version or operation breaks the deduplication.
+    pub fn winners_mut(&mut self) -> &mut [KeyedChange<K, R>] {
+        &mut self.winners
+    }
+
     /// The winners, by value.
     pub fn into_winners(self) -> Vec<KeyedChange<K, R>> {
         self.winners

@@ -6,7 +6,8 @@
 //! for hashing, sorting and pruning by file statistics, whatever the key
 //! columns' types.
 
-use deltalake::arrow::array::{Array, ArrayRef, AsArray as _, new_null_array};
+use deltalake::arrow::array::{Array, ArrayRef, AsArray as _, UInt32Array, new_null_array};
+use deltalake::arrow::compute::take;
 use deltalake::arrow::datatypes::{DataType, Int64Type, Schema, TimeUnit};
 use deltalake::arrow::row::{RowConverter, Rows, SortField};
 
@@ -62,23 +63,35 @@ impl Codec {
         self.key_at.iter().map(|&i| columns[i].clone()).collect()
     }
 
-    /// A stable fingerprint of each row's non-key values: FNV-1a over their
-    /// row encoding, the same in every process and release of this crate.
+    /// A stable fingerprint of the non-key values of each of `rows` (in
+    /// that order): FNV-1a over their row encoding, the same in every
+    /// process and release of this crate. Rows past the end are an `Err`.
     pub(crate) fn fingerprints(
         &self,
         columns: &[ArrayRef],
-        rows: usize,
+        rows: &[u32],
     ) -> Result<Vec<u64>, String> {
+        let len = columns.first().map_or(0, |c| c.len());
+        if let Some(row) = rows.iter().find(|&&r| r as usize >= len) {
+            return Err(format!("row {row} is past the end ({len} rows)"));
+        }
+        let indices = UInt32Array::from(rows.to_vec());
         let values: Vec<ArrayRef> = if self.value_at.is_empty() {
-            vec![new_null_array(&DataType::Null, rows)]
+            vec![new_null_array(&DataType::Null, rows.len())]
         } else {
-            self.value_at.iter().map(|&i| columns[i].clone()).collect()
+            self.value_at
+                .iter()
+                .map(|&i| take(columns[i].as_ref(), &indices, None))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("rows cannot be fingerprinted: {e}"))?
         };
         let encoded = self
             .values
             .convert_columns(&values)
             .map_err(|e| format!("columns cannot be fingerprinted: {e}"))?;
-        Ok((0..rows).map(|i| fnv1a(encoded.row(i).as_ref())).collect())
+        Ok((0..rows.len())
+            .map(|i| fnv1a(encoded.row(i).as_ref()))
+            .collect())
     }
 }
 
@@ -213,10 +226,16 @@ mod tests {
         let rows = codec.key_rows(&codec.key_columns(&columns)).expect("keys");
         let keys: Vec<&[u8]> = (0..4).map(|i| rows.row(i).data()).collect();
         assert!(keys[0] < keys[1] && keys[1] == keys[2] && keys[2] < keys[3]);
-        let fp = codec.fingerprints(&columns, 4).expect("fingerprints");
+        let fp = codec
+            .fingerprints(&columns, &[0, 1, 2, 3])
+            .expect("fingerprints");
         assert_eq!(fp[1], fp[2]);
         assert_ne!(fp[0], fp[1]);
         assert_ne!(fp[2], fp[3]);
+        // Some rows, in the order asked, print as they do among all.
+        let some = codec.fingerprints(&columns, &[3, 0]).expect("some");
+        assert_eq!(some, vec![fp[3], fp[0]]);
+        assert!(codec.fingerprints(&columns, &[4]).is_err(), "past the end");
         // Stable across runs: a fixed value.
         assert_eq!(fnv1a(b"caresync"), fnv1a(b"caresync"));
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);

@@ -137,6 +137,46 @@ async fn upserts_apply_the_newest_version_and_skip_late_and_duplicate_changes() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_rows_with_one_version_settle_alike_in_one_batch_or_across_batches() {
+    // A source that reused version 5 of key 7 for two different rows.
+    let x: C<'static> = (7, Some("x"), Some(5), "update");
+    let y: C<'static> = (7, Some("y"), Some(5), "update");
+    let orders = [
+        vec![vec![x, y]],
+        vec![vec![y, x]],
+        vec![vec![x], vec![y]],
+        vec![vec![y], vec![x]],
+    ];
+    let mut kept = Vec::new();
+    for order in orders {
+        let (_dir, url) = temp_table();
+        let mut table = create(&url).await;
+        for (seq, batch) in (1..).zip(&order) {
+            merge(&mut table, seq, batch).await;
+        }
+        kept.push(read(&table).await);
+    }
+    assert_eq!(kept[0].len(), 1);
+    assert!(kept.iter().all(|k| *k == kept[0]), "{kept:?}");
+
+    // Against the stored winner, the winner again is a duplicate and the
+    // other row is late.
+    let (_dir, url) = temp_table();
+    let mut table = create(&url).await;
+    merge(&mut table, 1, &[x, y]).await;
+    let (winner, loser) = if kept[0][0].1.as_deref() == Some("x") {
+        (x, y)
+    } else {
+        (y, x)
+    };
+    let c = merge(&mut table, 2, &[winner]).await.counters;
+    assert_eq!((c.duplicate, c.late, c.applied), (1, 0, 0));
+    let c = merge(&mut table, 3, &[loser]).await.counters;
+    assert_eq!((c.duplicate, c.late, c.applied), (0, 1, 0));
+    assert_eq!(read(&table).await, kept[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_replayed_batch_is_skipped() {
     let (_dir, url) = temp_table();
     let mut table = create(&url).await;
