@@ -60,7 +60,9 @@ use caresync_merge::{
 use deltalake::arrow::array::{
     Array, ArrayRef, AsArray as _, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
 };
-use deltalake::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use deltalake::arrow::compute::{
+    concat_batches, filter_record_batch, interleave_record_batch, take_record_batch,
+};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, LogicalFileView, Remove, Transaction};
@@ -215,8 +217,11 @@ pub enum Stage {
 
 /// The changes of a batch, checked.
 struct Changes {
-    /// The rows, with the table's columns.
-    rows: RecordBatch,
+    /// The rows, with the table's columns (all nullable), in the batches
+    /// they came in: numbered across them in order.
+    batches: Vec<RecordBatch>,
+    /// The number of the first row of each batch.
+    starts: Vec<u32>,
     keys: Vec<Box<[u8]>>,
     versions: Vec<Version>,
     ops: Vec<ChangeOp>,
@@ -225,6 +230,34 @@ struct Changes {
     /// The upserts (ascending) sharing key and version with another
     /// change of the batch.
     tied: Vec<u32>,
+}
+
+impl Changes {
+    /// The batch and the row within it of change `row`.
+    fn locate(&self, row: u32) -> (usize, usize) {
+        let batch = self.starts.partition_point(|&s| s <= row) - 1;
+        (batch, (row - self.starts[batch]) as usize)
+    }
+
+    /// Changes `rows`, in that order, as one batch.
+    fn take(&self, rows: &[u32]) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
+        if let [only] = self.batches.as_slice() {
+            return take_record_batch(only, &UInt32Array::from(rows.to_vec()));
+        }
+        let batches: Vec<&RecordBatch> = self.batches.iter().collect();
+        let at: Vec<(usize, usize)> = rows.iter().map(|&r| self.locate(r)).collect();
+        interleave_record_batch(&batches, &at)
+    }
+
+    /// The fingerprints of changes `rows`, in that order.
+    fn fingerprints_of(&self, codec: &Codec, rows: &[u32]) -> Result<Vec<u64>, String> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let taken = self.take(rows).map_err(|e| e.to_string())?;
+        let all: Vec<u32> = (0..u32::try_from(rows.len()).unwrap_or(u32::MAX)).collect();
+        codec.fingerprints(taken.columns(), &all)
+    }
 }
 
 /// A row of the table the batch meets.
@@ -410,9 +443,7 @@ impl LakeTable {
         }
         if !unprinted.is_empty() {
             let rows: Vec<u32> = unprinted.iter().map(|&(_, row)| row).collect();
-            let printed = codec
-                .fingerprints(changes.rows.columns(), &rows)
-                .map_err(mismatch)?;
+            let printed = changes.fingerprints_of(&codec, &rows).map_err(mismatch)?;
             let winners = deduped.winners_mut();
             for (&(i, _), fp) in unprinted.iter().zip(printed) {
                 winners[i].fingerprint = fp;
@@ -468,7 +499,8 @@ impl LakeTable {
         let mut actions: Vec<Action> = Vec::new();
         let mut change_rows: Vec<RecordBatch> = Vec::new();
         let take = |rows: &[u32]| -> Result<RecordBatch, LakeError> {
-            take_record_batch(&changes.rows, &UInt32Array::from(rows.to_vec()))
+            changes
+                .take(rows)
                 .map_err(|e| write_error(&url, "merge", None, e.into()))
         };
         // Per rewritten file: rows leaving it (preimages and deletes) and
@@ -536,13 +568,17 @@ impl LakeTable {
         let mut new_keys: Vec<u32> = plan.inserts.iter().map(|i| i.row).collect();
         new_keys.append(&mut homeless);
         if !new_keys.is_empty() {
-            let rows = take(&new_keys)?;
-            let adds = writer
-                .data(std::slice::from_ref(&rows))
-                .await
-                .map_err(|e| {
-                    write_error(&url, "merge (writing a data file)", Some(self.version()), e)
-                })?;
+            // Every change a new key (the usual batch of new records): the
+            // batches are written as they came, in arrival order, without
+            // gathering them first.
+            let rows = if new_keys.len() == changes.keys.len() {
+                changes.batches.clone()
+            } else {
+                vec![take(&new_keys)?]
+            };
+            let adds = writer.data(&rows).await.map_err(|e| {
+                write_error(&url, "merge (writing a data file)", Some(self.version()), e)
+            })?;
             actions.extend(adds.into_iter().map(Action::Add));
         }
         // With removes in the commit, readers take its change rows from the
@@ -726,16 +762,27 @@ impl LakeTable {
         }
         // The changes with every column nullable: a delete needs only its
         // key and version, so its other columns may be null even where the
-        // table's are NOT NULL.
-        let rows = if table_rows.is_empty() {
-            RecordBatch::new_empty(loose(schema))
-        } else {
-            let batch = concat_batches(&table_rows[0].schema(), &table_rows)
-                .map_err(|e| mismatch(e.to_string()))?;
-            RecordBatch::try_new(loose(schema), batch.columns().to_vec())
-                .map_err(|e| mismatch(e.to_string()))?
+        // table's are NOT NULL. They stay in the batches they came in:
+        // rows are copied once, into the files written.
+        let loose = loose(schema);
+        let batches = table_rows
+            .iter()
+            .map(|b| RecordBatch::try_new(loose.clone(), b.columns().to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| mismatch(e.to_string()))?;
+        let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let Ok(total) = u32::try_from(n) else {
+            return Err(mismatch(format!(
+                "{n} changes in one merge; at most {} are taken",
+                u32::MAX
+            )));
         };
-        let n = rows.num_rows();
+        let mut starts = Vec::with_capacity(batches.len());
+        let mut at = 0_u32;
+        for b in &batches {
+            starts.push(at);
+            at += u32::try_from(b.num_rows()).unwrap_or(total);
+        }
         let op_column = if op_columns.is_empty() {
             None
         } else {
@@ -750,34 +797,42 @@ impl LakeTable {
             keys::ops(op_column.as_ref(), spec.op.as_deref().unwrap_or(""), n).map_err(rejected)?;
         // Column types, and NOT NULL columns of the rows to be written
         // (upserts; the same schema as every change).
-        let upserts: Vec<bool> = ops.iter().map(|op| !op.is_delete()).collect();
-        let written =
-            filter_record_batch(&rows, &upserts.into()).map_err(|e| mismatch(e.to_string()))?;
         let table_schema = self.snapshot()?.schema();
-        check_batches(&table_schema, &[written], url)?;
-        let key_rows = codec
-            .key_rows(&codec.key_columns(rows.columns()))
-            .map_err(&mismatch)?;
-        let keys: Vec<Box<[u8]>> = (0..n).map(|i| key_rows.row(i).data().into()).collect();
+        let mut written = Vec::with_capacity(batches.len());
+        let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(n);
+        for (b, &start) in batches.iter().zip(&starts) {
+            let start = start as usize;
+            let upserts: Vec<bool> = ops[start..start + b.num_rows()]
+                .iter()
+                .map(|op| !op.is_delete())
+                .collect();
+            written.push(
+                filter_record_batch(b, &upserts.into()).map_err(|e| mismatch(e.to_string()))?,
+            );
+            let key_rows = codec
+                .key_rows(&codec.key_columns(b.columns()))
+                .map_err(&mismatch)?;
+            keys.extend((0..b.num_rows()).map(|i| Box::<[u8]>::from(key_rows.row(i).data())));
+        }
+        check_batches(&table_schema, &written, url)?;
         // Fingerprinting every row would cost more than the rest of reading
         // the changes; only changes that tie need one.
         let tied = in_batch_ties(&keys, &versions, &ops);
-        let mut fingerprints = vec![0; n];
-        for (&row, fp) in tied.iter().zip(
-            codec
-                .fingerprints(rows.columns(), &tied)
-                .map_err(mismatch)?,
-        ) {
-            fingerprints[row as usize] = fp;
-        }
-        Ok(Changes {
-            rows,
+        let mut changes = Changes {
+            batches,
+            starts,
             keys,
             versions,
             ops,
-            fingerprints,
-            tied,
-        })
+            fingerprints: vec![0; n],
+            tied: Vec::new(),
+        };
+        let printed = changes.fingerprints_of(codec, &tied).map_err(mismatch)?;
+        for (&row, fp) in tied.iter().zip(printed) {
+            changes.fingerprints[row as usize] = fp;
+        }
+        changes.tied = tied;
+        Ok(changes)
     }
 
     /// The table's tombstone table, when it has one.

@@ -177,6 +177,74 @@ async fn two_rows_with_one_version_settle_alike_in_one_batch_or_across_batches()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn changes_in_several_batches_merge_as_they_would_in_one() {
+    let changes: [C<'static>; 7] = [
+        (1, Some("a2"), Some(2), "update"),
+        (4, Some("d"), Some(1), "insert"),
+        (2, None, Some(2), "delete"),
+        (4, Some("d2"), Some(3), "update"),
+        (5, Some("e"), Some(1), "insert"),
+        // A copy of the first change, and a tie with (5, "e").
+        (1, Some("a2"), Some(2), "update"),
+        (5, Some("x"), Some(1), "insert"),
+    ];
+    let mut outcomes = Vec::new();
+    for cuts in [[7, 0, 0], [2, 0, 5], [1, 3, 3], [0, 4, 3], [6, 1, 0]] {
+        let (_dir, url) = temp_table();
+        let mut table = seeded(&url).await;
+        let mut rest = &changes[..];
+        let mut batches = Vec::new();
+        for n in cuts {
+            batches.push(change_batch(&rest[..n]));
+            rest = &rest[n..];
+        }
+        let report = match table
+            .merge("feed", 2, &batches, &merge_spec())
+            .await
+            .expect("merge")
+        {
+            MergeOutcome::Committed { report, .. } => report,
+            other => panic!("expected a commit, got {other:?}"),
+        };
+        let c = report.counters;
+        outcomes.push((
+            read(&table).await,
+            (report.inserted, report.updated, report.deleted),
+            (c.received, c.applied, c.duplicate, c.superseded),
+        ));
+    }
+    assert!(outcomes.iter().all(|o| *o == outcomes[0]), "{outcomes:#?}");
+    let (rows, written, counted) = &outcomes[0];
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(&rows[..2], &named(&[(1, "a2"), (4, "d2")])[..]);
+    assert_eq!(*written, (2, 1, 1));
+    assert_eq!(*counted, (7, 4, 1, 2));
+
+    // New keys only, in several batches: every row lands once.
+    let (_dir, url) = temp_table();
+    let mut table = create(&url).await;
+    let first: Vec<C<'static>> = (1..=3).map(|i| (i, Some("n"), Some(1), "insert")).collect();
+    let second: Vec<C<'static>> = (4..=5).map(|i| (i, Some("m"), Some(1), "insert")).collect();
+    table
+        .merge(
+            "feed",
+            1,
+            &[
+                change_batch(&first),
+                change_batch(&[]),
+                change_batch(&second),
+            ],
+            &merge_spec(),
+        )
+        .await
+        .expect("merge");
+    assert_eq!(
+        read(&table).await,
+        named(&[(1, "n"), (2, "n"), (3, "n"), (4, "m"), (5, "m")])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_replayed_batch_is_skipped() {
     let (_dir, url) = temp_table();
     let mut table = create(&url).await;
