@@ -3,12 +3,15 @@
 //! writer's small appends to a table that already has many files, through
 //! the table handle and through an `Appender`.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use caresync_lake::{LakeTable, TableSpec};
 use caresync_testkit::generate::{Generator, patient_schema, patients_batch};
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+
+use support::copy_dir;
+
+mod support;
 
 const ROWS: usize = 100_000;
 
@@ -150,19 +153,6 @@ fn small_appends(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 criterion_group! {

@@ -33,6 +33,10 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::delta_datafusion::create_session;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 
+use support::copy_dir;
+
+mod support;
+
 const ROWS: i64 = 1_000_000;
 const FILES: i64 = 16;
 const UPDATES: i64 = 8_000;
@@ -127,19 +131,6 @@ fn build_table(rt: &tokio::runtime::Runtime, dir: &Path) -> String {
         }
     });
     url
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 async fn ours(url: &str, changes: &RecordBatch) -> u64 {
