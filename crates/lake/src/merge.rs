@@ -255,8 +255,7 @@ impl Changes {
             return Ok(Vec::new());
         }
         let taken = self.take(rows).map_err(|e| e.to_string())?;
-        let all: Vec<u32> = (0..u32::try_from(rows.len()).unwrap_or(u32::MAX)).collect();
-        codec.fingerprints(taken.columns(), &all)
+        codec.fingerprints_of_all(taken.columns(), taken.num_rows())
     }
 }
 

@@ -315,7 +315,7 @@ impl LakeTable {
     /// Commits `adds` (and `txn`) on top of the loaded snapshot as an
     /// append, with deltalake's conflict checks; calls `durable` once the
     /// commit is, then loads the new snapshot and returns its version.
-    pub(crate) async fn commit_adds(
+    async fn commit_adds(
         &mut self,
         adds: Vec<Add>,
         txn: Option<Transaction>,

@@ -76,22 +76,41 @@ impl Codec {
             return Err(format!("row {row} is past the end ({len} rows)"));
         }
         let indices = UInt32Array::from(rows.to_vec());
-        let values: Vec<ArrayRef> = if self.value_at.is_empty() {
-            vec![new_null_array(&DataType::Null, rows.len())]
+        let values = self
+            .value_at
+            .iter()
+            .map(|&i| take(columns[i].as_ref(), &indices, None))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("rows cannot be fingerprinted: {e}"))?;
+        self.print(values, rows.len())
+    }
+
+    /// The fingerprints of all `rows` rows of `columns` (as
+    /// [`fingerprints`](Self::fingerprints), without picking rows first).
+    pub(crate) fn fingerprints_of_all(
+        &self,
+        columns: &[ArrayRef],
+        rows: usize,
+    ) -> Result<Vec<u64>, String> {
+        self.print(
+            self.value_at.iter().map(|&i| columns[i].clone()).collect(),
+            rows,
+        )
+    }
+
+    /// FNV-1a over the row encoding of `values` (the non-key columns, or
+    /// none), `rows` long.
+    fn print(&self, values: Vec<ArrayRef>, rows: usize) -> Result<Vec<u64>, String> {
+        let values = if values.is_empty() {
+            vec![new_null_array(&DataType::Null, rows)]
         } else {
-            self.value_at
-                .iter()
-                .map(|&i| take(columns[i].as_ref(), &indices, None))
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("rows cannot be fingerprinted: {e}"))?
+            values
         };
         let encoded = self
             .values
             .convert_columns(&values)
             .map_err(|e| format!("columns cannot be fingerprinted: {e}"))?;
-        Ok((0..rows.len())
-            .map(|i| fnv1a(encoded.row(i).as_ref()))
-            .collect())
+        Ok((0..rows).map(|i| fnv1a(encoded.row(i).as_ref())).collect())
     }
 }
 
