@@ -8,7 +8,7 @@
 //!
 //! - `x12_claims/read`: [`Document::read`] and [`read_document_claims`].
 //! - `x12_claims/read_and_flatten`: the same, then every claim into Arrow
-//!   through a [`ClaimFlattener`] (the pipeline the target names).
+//!   through a [`ClaimFlattener`], every claim of the file held at once.
 //! - `x12_claims/read_and_flatten_streamed`: the same pipeline one
 //!   transaction set at a time ([`read_claims`] then
 //!   [`ClaimFlattener::push_transaction`]), as a stream ingest runs it:

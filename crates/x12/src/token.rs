@@ -539,39 +539,49 @@ impl<'a, const N: usize> Fields<'a, N> {
         // Ranges are u32: a longer segment (a file without terminators)
         // keeps the elements that start within the first 4 GiB.
         let limit = raw.len().min(u32::MAX as usize);
-        // One pass, eight bytes at a time: elements are short, so a word
-        // scan beats a memchr call per element. The same cuts as
-        // [`Segment::elements`].
-        let Some(id_end) = raw[..limit].iter().position(|&b| b == sep) else {
-            return f;
-        };
-        let mut from = id_end + 1;
+        let raw = &raw[..limit];
+        // One pass, eight bytes at a time, the id's end included: elements
+        // are short, so a word scan beats a memchr call per element. The
+        // same cuts as [`Segment::elements`]. `from` is where the element
+        // being cut starts; `NO_ID` until the id's separator is found.
+        const NO_ID: usize = usize::MAX;
+        let mut from = NO_ID;
         let mut n = 0;
-        let mut base = from;
+        let mut base = 0;
         'scan: while base < limit {
-            let (mut hits, width) = match raw[base..limit].first_chunk::<8>() {
-                Some(word) => (byte_mask(u64::from_le_bytes(*word), sep), 8),
-                None => {
-                    let tail = &raw[base..limit];
-                    let m = tail
-                        .iter()
-                        .enumerate()
-                        .filter(|&(_, &b)| b == sep)
-                        .fold(0u64, |m, (k, _)| m | 0x80 << (8 * k));
-                    (m, tail.len())
-                }
+            let (mut hits, width) = if let Some(word) = raw[base..].first_chunk::<8>() {
+                (byte_mask(u64::from_le_bytes(*word), sep), 8)
+            } else if let Some(word) = raw.last_chunk::<8>() {
+                // The last 1..=7 bytes: the segment's last word, with the
+                // bytes already scanned shifted out.
+                let tail = limit - base;
+                let seen = 8 * (8 - tail);
+                (byte_mask(u64::from_le_bytes(*word), sep) >> seen, tail)
+            } else {
+                // A segment shorter than a word (`LX*1`).
+                let m = raw
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &b)| b == sep)
+                    .fold(0u64, |m, (k, _)| m | 0x80 << (8 * k));
+                (m, limit)
             };
             while hits != 0 {
                 let at = base + (hits.trailing_zeros() / 8) as usize;
                 hits &= hits - 1;
-                if n == N {
-                    break 'scan;
+                if from != NO_ID {
+                    if n == N {
+                        break 'scan;
+                    }
+                    f.cuts[n] = (from as u32, at as u32);
+                    n += 1;
                 }
-                f.cuts[n] = (from as u32, at as u32);
-                n += 1;
                 from = at + 1;
             }
             base += width;
+        }
+        if from == NO_ID {
+            return f;
         }
         if n < N {
             f.cuts[n] = (from.min(limit) as u32, limit as u32);

@@ -21,6 +21,38 @@ const MAX_COMPONENTS: usize = 8;
 
 type Fields<'a> = crate::token::Fields<'a, MAX_ELEMENTS>;
 
+/// Segment ids as numbers: a segment's id is read once and matched as an
+/// integer, not compared as bytes against each name in turn.
+mod id {
+    /// The number of an id: its bytes and its length; 0 for an id longer
+    /// than three bytes (never an X12 id).
+    pub(super) const fn of(id: &[u8]) -> u32 {
+        if id.len() > 3 {
+            return 0;
+        }
+        let mut t = 0u32;
+        let mut i = 0;
+        while i < id.len() {
+            t = t << 8 | id[i] as u32;
+            i += 1;
+        }
+        t | (id.len() as u32) << 24
+    }
+
+    macro_rules! ids {
+        ($($name:ident),* $(,)?) => {$(
+            pub(super) const $name: u32 = of(stringify!($name).as_bytes());
+        )*};
+    }
+
+    ids!(
+        AMT, BHT, CAS, CL1, CLM, CN1, CR1, CR2, CR3, CR4, CR5, CR6, CR7, CR8, CRC, CTP, CUR, DMG,
+        DN1, DN2, DSB, DTP, FRM, HCP, HI, HL, HSD, K3, LIN, LQ, LX, MEA, MIA, MOA, N2, N3, N4, NM1,
+        NTE, OI, PAT, PER, PRV, PS1, PWK, QTY, REF, SBR, SV1, SV2, SV3, SV4, SV5, SV7, SVD, TOO,
+        UR,
+    );
+}
+
 /// Where the reader is in the 837 loop structure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Loop {
@@ -80,82 +112,79 @@ impl Loop {
 
     /// Whether a segment may appear in this loop (leniently: the order
     /// within a loop is not checked).
-    fn allows(self, id: &[u8]) -> bool {
-        const NAME: &[&[u8]] = &[b"NM1", b"N2", b"N3", b"N4", b"REF", b"PER", b"PRV"];
-        if NAME.contains(&id) {
-            return self != Loop::Header || id != b"PRV";
+    fn allows(self, id: u32) -> bool {
+        use id::*;
+        if matches!(id, NM1 | N2 | N3 | N4 | REF | PER | PRV) {
+            return self != Loop::Header || id != PRV;
         }
         match self {
-            Loop::Header => id == b"BHT",
-            Loop::Provider => matches!(id, b"CUR"),
-            Loop::Subscriber => matches!(id, b"SBR" | b"PAT" | b"DMG"),
-            Loop::Patient => matches!(id, b"PAT" | b"DMG"),
+            Loop::Header => id == BHT,
+            Loop::Provider => matches!(id, CUR),
+            Loop::Subscriber => matches!(id, SBR | PAT | DMG),
+            Loop::Patient => matches!(id, PAT | DMG),
             Loop::Unknown => true,
             Loop::Claim | Loop::ClaimProvider => matches!(
                 id,
-                b"DTP"
-                    | b"CL1"
-                    | b"DN1"
-                    | b"DN2"
-                    | b"PWK"
-                    | b"CN1"
-                    | b"DSB"
-                    | b"UR"
-                    | b"AMT"
-                    | b"K3"
-                    | b"NTE"
-                    | b"CR1"
-                    | b"CR2"
-                    | b"CR3"
-                    | b"CR4"
-                    | b"CR5"
-                    | b"CR6"
-                    | b"CR7"
-                    | b"CR8"
-                    | b"CRC"
-                    | b"HI"
-                    | b"QTY"
-                    | b"HCP"
-                    | b"SBR"
-                    | b"LX"
+                DTP | CL1
+                    | DN1
+                    | DN2
+                    | PWK
+                    | CN1
+                    | DSB
+                    | UR
+                    | AMT
+                    | K3
+                    | NTE
+                    | CR1
+                    | CR2
+                    | CR3
+                    | CR4
+                    | CR5
+                    | CR6
+                    | CR7
+                    | CR8
+                    | CRC
+                    | HI
+                    | QTY
+                    | HCP
+                    | SBR
+                    | LX
             ),
-            Loop::OtherSubscriber | Loop::OtherName => matches!(
-                id,
-                b"SBR" | b"CAS" | b"AMT" | b"DMG" | b"OI" | b"MIA" | b"MOA" | b"DTP" | b"LX"
-            ),
+            Loop::OtherSubscriber | Loop::OtherName => {
+                matches!(id, SBR | CAS | AMT | DMG | OI | MIA | MOA | DTP | LX)
+            }
             Loop::Line | Loop::Drug | Loop::LineProvider | Loop::LineAdjudication => matches!(
                 id,
-                b"LX"
-                    | b"SV1"
-                    | b"SV2"
-                    | b"SV3"
-                    | b"SV4"
-                    | b"SV5"
-                    | b"SV7"
-                    | b"TOO"
-                    | b"DTP"
-                    | b"CN1"
-                    | b"PWK"
-                    | b"CR1"
-                    | b"CR2"
-                    | b"CR3"
-                    | b"CR4"
-                    | b"CR5"
-                    | b"CRC"
-                    | b"QTY"
-                    | b"MEA"
-                    | b"AMT"
-                    | b"K3"
-                    | b"NTE"
-                    | b"PS1"
-                    | b"HSD"
-                    | b"HCP"
-                    | b"LIN"
-                    | b"CTP"
-                    | b"SVD"
-                    | b"CAS"
-                    | b"LQ"
-                    | b"FRM"
+                LX | SV1
+                    | SV2
+                    | SV3
+                    | SV4
+                    | SV5
+                    | SV7
+                    | TOO
+                    | DTP
+                    | CN1
+                    | PWK
+                    | CR1
+                    | CR2
+                    | CR3
+                    | CR4
+                    | CR5
+                    | CRC
+                    | QTY
+                    | MEA
+                    | AMT
+                    | K3
+                    | NTE
+                    | PS1
+                    | HSD
+                    | HCP
+                    | LIN
+                    | CTP
+                    | SVD
+                    | CAS
+                    | LQ
+                    | FRM
             ),
         }
     }
@@ -292,10 +321,10 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn segment(&mut self, seg: Segment<'a>, text: Option<&'a str>) {
-        let id = seg.id();
+        let id = id::of(seg.id());
         match id {
-            b"HL" => return self.hl(&Fields::in_text(seg, text)),
-            b"CLM" => return self.clm(&Fields::in_text(seg, text)),
+            id::HL => return self.hl(&Fields::in_text(seg, text)),
+            id::CLM => return self.clm(&Fields::in_text(seg, text)),
             _ => {}
         }
         if !self.lp.allows(id) {
@@ -303,18 +332,20 @@ impl<'a> Reader<'a, '_> {
             return;
         }
         match id {
-            b"NM1" => self.nm1(&Fields::in_text(seg, text)),
-            b"N3" | b"N4" | b"REF" | b"DMG" => self.party_detail(id, &Fields::in_text(seg, text)),
-            b"SBR" => self.sbr(&Fields::in_text(seg, text)),
-            b"PAT" if self.lp == Loop::Patient => {
+            id::NM1 => self.nm1(&Fields::in_text(seg, text)),
+            id::N3 | id::N4 | id::REF | id::DMG => {
+                self.party_detail(id, &Fields::in_text(seg, text))
+            }
+            id::SBR => self.sbr(&Fields::in_text(seg, text)),
+            id::PAT if self.lp == Loop::Patient => {
                 let rel = Fields::in_text(seg, text).lossy(1);
                 if let Some(p) = &mut self.patient {
                     Arc::make_mut(p).relationship = rel;
                 }
             }
-            b"DTP" => self.dtp(&Fields::in_text(seg, text)),
-            b"HI" if self.lp.in_claim() => self.hi(&Fields::in_text(seg, text)),
-            b"AMT" if self.lp.in_other_subscriber() => {
+            id::DTP => self.dtp(&Fields::in_text(seg, text)),
+            id::HI if self.lp.in_claim() => self.hi(&Fields::in_text(seg, text)),
+            id::AMT if self.lp.in_other_subscriber() => {
                 let f = Fields::in_text(seg, text);
                 if f.text(1) == Some("D") {
                     let paid = self.amount(&f, 2);
@@ -323,13 +354,13 @@ impl<'a> Reader<'a, '_> {
                     }
                 }
             }
-            b"CAS" => self.cas(&Fields::in_text(seg, text)),
-            b"LX" => self.lx(&Fields::in_text(seg, text)),
-            b"SV1" => self.service(&Fields::in_text(seg, text), ClaimKind::Professional),
-            b"SV2" => self.service(&Fields::in_text(seg, text), ClaimKind::Institutional),
-            b"SV3" => self.service(&Fields::in_text(seg, text), ClaimKind::Dental),
-            b"LIN" => self.lin(&Fields::in_text(seg, text)),
-            b"CTP" if self.lp == Loop::Drug => {
+            id::CAS => self.cas(&Fields::in_text(seg, text)),
+            id::LX => self.lx(&Fields::in_text(seg, text)),
+            id::SV1 => self.service(&Fields::in_text(seg, text), ClaimKind::Professional),
+            id::SV2 => self.service(&Fields::in_text(seg, text), ClaimKind::Institutional),
+            id::SV3 => self.service(&Fields::in_text(seg, text), ClaimKind::Dental),
+            id::LIN => self.lin(&Fields::in_text(seg, text)),
+            id::CTP if self.lp == Loop::Drug => {
                 let f = Fields::in_text(seg, text);
                 let quantity = self.amount(&f, 4);
                 let unit = f.parts::<1>(5)[0];
@@ -338,7 +369,7 @@ impl<'a> Reader<'a, '_> {
                     d.unit = unit;
                 }
             }
-            b"SVD" => self.svd(&Fields::in_text(seg, text)),
+            id::SVD => self.svd(&Fields::in_text(seg, text)),
             _ => {}
         }
     }
@@ -605,9 +636,9 @@ impl<'a> Reader<'a, '_> {
     }
 
     /// N3, N4, REF and DMG of the current party.
-    fn party_detail(&mut self, id: &[u8], f: &Fields<'a>) {
+    fn party_detail(&mut self, id: u32, f: &Fields<'a>) {
         match id {
-            b"N3" => {
+            id::N3 => {
                 let (l1, l2) = (f.lossy(1), f.lossy(2));
                 if let Some(p) = self.party_mut() {
                     let a = p.address.get_or_insert_with(Address::default);
@@ -615,7 +646,7 @@ impl<'a> Reader<'a, '_> {
                     a.line2 = l2;
                 }
             }
-            b"N4" => {
+            id::N4 => {
                 let (city, state, zip, country) = (f.lossy(1), f.lossy(2), f.lossy(3), f.lossy(4));
                 if let Some(p) = self.party_mut() {
                     let a = p.address.get_or_insert_with(Address::default);
@@ -625,7 +656,7 @@ impl<'a> Reader<'a, '_> {
                     a.country = country;
                 }
             }
-            b"REF" => {
+            id::REF => {
                 let is_provider = self.target.is_provider();
                 let tax = match f.text(1) {
                     Some("EI") => true,
@@ -639,7 +670,7 @@ impl<'a> Reader<'a, '_> {
                     }
                 }
             }
-            b"DMG" => {
+            id::DMG => {
                 let birth = match (f.text(1), f.text(2)) {
                     (Some("D8"), Some(t)) => {
                         let d = Date::parse_d8(t);
