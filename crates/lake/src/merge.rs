@@ -770,18 +770,21 @@ impl LakeTable {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| mismatch(e.to_string()))?;
         let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let Ok(total) = u32::try_from(n) else {
+        if u32::try_from(n).is_err() {
             return Err(mismatch(format!(
                 "{n} changes in one merge; at most {} are taken",
                 u32::MAX
             )));
-        };
-        let mut starts = Vec::with_capacity(batches.len());
-        let mut at = 0_u32;
-        for b in &batches {
-            starts.push(at);
-            at += u32::try_from(b.num_rows()).unwrap_or(total);
         }
+        // Every start is at most `n`, which fits in a u32.
+        let starts: Vec<u32> = batches
+            .iter()
+            .scan(0_usize, |at, b| {
+                let start = *at;
+                *at += b.num_rows();
+                Some(start as u32)
+            })
+            .collect();
         let op_column = if op_columns.is_empty() {
             None
         } else {
