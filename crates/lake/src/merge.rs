@@ -18,13 +18,22 @@
 //!    rows the batch meets;
 //! 4. plans ([`caresync_merge::plan`]) against those rows and the table's
 //!    tombstones: late and duplicate changes change nothing;
-//! 5. rewrites only the files holding an updated or deleted row (the other
-//!    rows copied, the new versions written beside them, so files stay
-//!    clustered by key) and writes new keys to a new file;
+//! 5. on a table with deletion vectors enabled
+//!    ([`TableSpec::with_deletion_vectors`]), marks the updated and deleted
+//!    rows in each file's deletion vector (one new vector file per merge;
+//!    the file itself is not read beyond the rows that leave it, and only
+//!    for the change data feed) and writes the new versions and new keys to
+//!    new files; otherwise rewrites only the files holding an updated or
+//!    deleted row (the other rows copied, the new versions written beside
+//!    them, so files stay clustered by key) and writes new keys to a new
+//!    file;
 //! 6. commits the removes, adds, change-data files (`insert`,
 //!    `update_preimage`, `update_postimage`, `delete`, only the rows that
 //!    changed) and the `txn` in one Delta commit, and on a conflict with a
 //!    concurrent writer starts again from 1 (a bounded number of times).
+//!
+//! Rows a file's deletion vector marks, whoever wrote it, are not in the
+//! table: merges never find them and never copy them.
 //!
 //! # Tombstones
 //!
@@ -42,9 +51,9 @@
 //! on the last of the two commits: a crash in between leaves a batch that is
 //! not marked done, and its replay completes it.
 //!
-//! Partitioned tables and tables with deletion vectors are not merged into
-//! yet: [`LakeError::InvalidSpec`].
+//! Partitioned tables are not merged into yet: [`LakeError::InvalidSpec`].
 
+mod dv;
 pub(crate) mod files;
 mod keys;
 
@@ -58,18 +67,22 @@ use caresync_merge::{
     Counters, FileId, FileStats, KeyedChange, MergeError, RowLocation, Stored, TombstoneRetention,
 };
 use deltalake::arrow::array::{
-    Array, ArrayRef, AsArray as _, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
+    Array, ArrayRef, AsArray as _, BooleanArray, RecordBatch, StringArray,
+    TimestampMicrosecondArray, UInt32Array,
 };
 use deltalake::arrow::compute::{
     concat_batches, filter_record_batch, interleave_record_batch, take_record_batch,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add, LogicalFileView, Remove, Transaction};
+use deltalake::kernel::{
+    Action, Add, DeletionVectorDescriptor, LogicalFileView, Remove, Transaction,
+};
 use deltalake::logstore::ObjectStoreRef;
 use deltalake::operations::write::WriterStatsConfig;
 use deltalake::protocol::DeltaOperation;
 use deltalake::{DeltaResult, DeltaTableError};
+use roaring::RoaringTreemap;
 
 use self::files::Writer;
 use self::keys::Codec;
@@ -175,6 +188,9 @@ pub struct MergeReport {
     pub files_read: u64,
     /// Data files rewritten.
     pub files_rewritten: u64,
+    /// Data files whose replaced rows were marked in a deletion vector
+    /// instead of rewriting them.
+    pub files_marked: u64,
     /// Plans made (more than one when concurrent writers won).
     pub attempts: u32,
 }
@@ -365,15 +381,6 @@ impl LakeTable {
         // Files that may hold the batch's keys, then the rows they hold.
         let snapshot = self.snapshot()?;
         let views: Vec<LogicalFileView> = snapshot.log_data().iter().collect();
-        if views
-            .iter()
-            .any(|v| v.deletion_vector_descriptor().is_some())
-        {
-            return Err(LakeError::InvalidSpec {
-                table: url.clone(),
-                detail: "the table has deletion vectors, which merges do not handle yet".to_owned(),
-            });
-        }
         let candidates = candidates(&views, &schema, &key_at, &codec, &sorted_keys);
         let store = self.table.object_store();
         // The change row of each winning delete: its key columns become the
@@ -408,7 +415,16 @@ impl LakeTable {
         let found = in_parallel(reads).await.map_err(|e| {
             write_error(&url, "merge (reading a data file)", Some(self.version()), e)
         })?;
-        for (key, hit) in found.into_iter().flatten() {
+        // The rows each candidate's deletion vector already marks.
+        let mut deleted: HashMap<u64, Arc<RoaringTreemap>> = HashMap::new();
+        let mut found_hits = Vec::new();
+        for f in found {
+            if let Some(d) = f.deleted {
+                deleted.insert(f.file.0, Arc::new(d));
+            }
+            found_hits.extend(f.hits);
+        }
+        for (key, hit) in found_hits {
             // A key held twice (written by another tool) keeps its
             // newest row; the plan replaces that one.
             match hits.get(&key) {
@@ -525,60 +541,118 @@ impl LakeTable {
             }
         }
         let postimages: Vec<u32> = plan.updates.iter().map(|u| u.row).collect();
-        // Files are rewritten in parallel, one per core at a time.
-        let jobs = leaving
-            .into_iter()
-            .map(|(file, gone)| {
-                let rows = take(arriving.get(&file).map_or(&[][..], Vec::as_slice))?;
-                Ok((file, gone, rows))
-            })
-            .collect::<Result<Vec<_>, LakeError>>()?;
-        // Made before awaiting: a mapping closure held across the await
-        // would make the merge's future `Send` for one lifetime only, and
-        // callers could not spawn it.
-        let tasks: Vec<_> = jobs
-            .into_iter()
-            .map(|(file, gone, rows)| {
-                rewrite(
-                    store.clone(),
-                    views[file as usize].clone(),
-                    schema.clone(),
-                    writer.clone(),
-                    gone,
-                    rows,
-                    cdf,
+        if self.deletion_vectors_enabled()? {
+            // Replaced rows marked, not rewritten; every new version goes to
+            // new files with the new keys.
+            let tasks: Vec<_> = leaving
+                .into_iter()
+                .map(|(file, gone)| {
+                    mark(
+                        store.clone(),
+                        views[file as usize].clone(),
+                        schema.clone(),
+                        change_schema.clone(),
+                        deleted.get(&file).cloned(),
+                        gone,
+                        cdf,
+                    )
+                })
+                .collect();
+            let marked = in_parallel(tasks).await.map_err(|e| {
+                write_error(&url, "merge (reading a data file)", Some(self.version()), e)
+            })?;
+            let (emptied, marked): (Vec<Marked>, Vec<Marked>) =
+                marked.into_iter().partition(|m| m.emptied);
+            let vectors: Vec<&RoaringTreemap> = marked.iter().map(|m| &m.deleted).collect();
+            let descriptors = dv::write(&store, &vectors).await.map_err(|e| {
+                write_error(
+                    &url,
+                    "merge (writing deletion vectors)",
+                    Some(self.version()),
+                    e,
                 )
-            })
-            .collect();
-        let done = in_parallel(tasks).await.map_err(|e| {
-            write_error(
-                &url,
-                "merge (rewriting a data file)",
-                Some(self.version()),
-                e,
-            )
-        })?;
-        for r in done {
-            actions.extend(r.adds.into_iter().map(Action::Add));
-            actions.push(Action::Remove(r.remove));
-            change_rows.extend(r.changes);
-            report.files_rewritten += 1;
-        }
-        let mut new_keys: Vec<u32> = plan.inserts.iter().map(|i| i.row).collect();
-        new_keys.append(&mut homeless);
-        if !new_keys.is_empty() {
-            // Every change a new key (the usual batch of new records): the
-            // batches are written as they came, in arrival order, without
-            // gathering them first.
-            let rows = if new_keys.len() == changes.keys.len() {
+            })?;
+            for m in emptied {
+                actions.push(Action::Remove(m.view.remove_action(true)));
+                change_rows.extend(m.changes);
+                report.files_rewritten += 1;
+            }
+            for (m, descriptor) in marked.into_iter().zip(descriptors) {
+                actions.push(Action::Remove(m.view.remove_action(true)));
+                actions.push(Action::Add(with_vector(&m.view, descriptor)));
+                change_rows.extend(m.changes);
+                report.files_marked += 1;
+            }
+            let mut written = postimages.clone();
+            written.extend(plan.inserts.iter().map(|i| i.row));
+            let rows = if written.len() == changes.keys.len() {
+                // Every change is written: the batches as they came.
                 changes.batches.clone()
             } else {
-                vec![take(&new_keys)?]
+                written.sort_unstable();
+                vec![take(&written)?]
             };
             let adds = writer.data(&rows).await.map_err(|e| {
                 write_error(&url, "merge (writing a data file)", Some(self.version()), e)
             })?;
             actions.extend(adds.into_iter().map(Action::Add));
+        } else {
+            // Files are rewritten in parallel, one per core at a time.
+            let jobs = leaving
+                .into_iter()
+                .map(|(file, gone)| {
+                    let rows = take(arriving.get(&file).map_or(&[][..], Vec::as_slice))?;
+                    Ok((file, gone, rows))
+                })
+                .collect::<Result<Vec<_>, LakeError>>()?;
+            // Made before awaiting: a mapping closure held across the await
+            // would make the merge's future `Send` for one lifetime only, and
+            // callers could not spawn it.
+            let tasks: Vec<_> = jobs
+                .into_iter()
+                .map(|(file, gone, rows)| {
+                    rewrite(
+                        store.clone(),
+                        views[file as usize].clone(),
+                        schema.clone(),
+                        writer.clone(),
+                        deleted.get(&file).cloned(),
+                        gone,
+                        rows,
+                        cdf,
+                    )
+                })
+                .collect();
+            let done = in_parallel(tasks).await.map_err(|e| {
+                write_error(
+                    &url,
+                    "merge (rewriting a data file)",
+                    Some(self.version()),
+                    e,
+                )
+            })?;
+            for r in done {
+                actions.extend(r.adds.into_iter().map(Action::Add));
+                actions.push(Action::Remove(r.remove));
+                change_rows.extend(r.changes);
+                report.files_rewritten += 1;
+            }
+            let mut new_keys: Vec<u32> = plan.inserts.iter().map(|i| i.row).collect();
+            new_keys.append(&mut homeless);
+            if !new_keys.is_empty() {
+                // Every change a new key (the usual batch of new records): the
+                // batches are written as they came, in arrival order, without
+                // gathering them first.
+                let rows = if new_keys.len() == changes.keys.len() {
+                    changes.batches.clone()
+                } else {
+                    vec![take(&new_keys)?]
+                };
+                let adds = writer.data(&rows).await.map_err(|e| {
+                    write_error(&url, "merge (writing a data file)", Some(self.version()), e)
+                })?;
+                actions.extend(adds.into_iter().map(Action::Add));
+            }
         }
         // With removes in the commit, readers take its change rows from the
         // change-data files only: every change goes there, inserts too.
@@ -921,9 +995,15 @@ async fn whole_file(
     schema: &SchemaRef,
 ) -> DeltaResult<RecordBatch> {
     let batches = files::read(store, view, None).await?;
+    conformed(schema, &batches)
+}
+
+/// Rows read from a data file as one batch with the table's columns (cast
+/// to the table's types where the file's differ), all nullable.
+fn conformed(schema: &SchemaRef, batches: &[RecordBatch]) -> DeltaResult<RecordBatch> {
     let loose = loose(schema);
     let mut out = Vec::with_capacity(batches.len());
-    for b in &batches {
+    for b in batches {
         let columns = schema
             .fields()
             .iter()
@@ -934,7 +1014,16 @@ async fn whole_file(
     Ok(concat_batches(&loose, &out)?)
 }
 
-/// The rows of one candidate file whose key is `wanted`, with their
+/// What searching one candidate file found.
+struct Found {
+    file: FileId,
+    /// The rows its deletion vector marks, if it has one.
+    deleted: Option<RoaringTreemap>,
+    /// Its live rows whose key is wanted, with their version and place.
+    hits: Vec<(Box<[u8]>, Hit)>,
+}
+
+/// The live rows of one candidate file whose key is `wanted`, with their
 /// version and place.
 async fn find_hits(
     store: ObjectStoreRef,
@@ -944,8 +1033,12 @@ async fn find_hits(
     key_at: Vec<usize>,
     version: String,
     wanted: Arc<std::collections::HashSet<Box<[u8]>>>,
-) -> DeltaResult<Vec<(Box<[u8]>, Hit)>> {
+) -> DeltaResult<Found> {
     let bad = |detail: String| DeltaTableError::Generic(detail);
+    let deleted = match view.deletion_vector_descriptor() {
+        Some(descriptor) => Some(dv::read(&store, &descriptor).await?),
+        None => None,
+    };
     let codec = Codec::new(&schema, &key_at).map_err(bad)?;
     let mut columns: Vec<&str> = key_at
         .iter()
@@ -967,7 +1060,8 @@ async fn find_hits(
         let mut versions = None;
         for i in 0..b.num_rows() {
             let key = rows.row(i).data();
-            if !wanted.contains(key) {
+            if !wanted.contains(key) || deleted.as_ref().is_some_and(|d| d.contains(row + i as u64))
+            {
                 continue;
             }
             let versions =
@@ -990,7 +1084,11 @@ async fn find_hits(
         }
         row += b.num_rows() as u64;
     }
-    Ok(out)
+    Ok(Found {
+        file,
+        deleted,
+        hits: out,
+    })
 }
 
 /// What rewriting one file produced.
@@ -1002,18 +1100,26 @@ struct Rewritten {
 }
 
 /// Rewrites one data file: every row but those in `gone` (row index and
-/// change type), then `arriving` (the new versions of its replaced rows).
+/// change type) and those `deleted` already marks, then `arriving` (the
+/// new versions of its replaced rows).
+#[allow(clippy::too_many_arguments)]
 async fn rewrite(
     store: ObjectStoreRef,
     view: LogicalFileView,
     schema: SchemaRef,
     writer: Writer,
+    deleted: Option<Arc<RoaringTreemap>>,
     gone: Vec<(u64, &'static str)>,
     arriving: RecordBatch,
     change_data: bool,
 ) -> DeltaResult<Rewritten> {
     let old = whole_file(store, &view, &schema).await?;
     let mut keep = vec![true; old.num_rows()];
+    for row in deleted.iter().flat_map(|d| d.iter()) {
+        if let Some(k) = keep.get_mut(row as usize) {
+            *k = false;
+        }
+    }
     let mut pre = Vec::new();
     let mut del = Vec::new();
     for (row, kind) in gone {
@@ -1041,6 +1147,78 @@ async fn rewrite(
         remove: view.remove_action(true),
         changes,
     })
+}
+
+/// What marking one data file's replaced rows produced.
+struct Marked {
+    view: LogicalFileView,
+    /// Every row of the file no longer in the table.
+    deleted: RoaringTreemap,
+    /// Whether that is every row of the file (it is removed, not marked).
+    emptied: bool,
+    /// Pre-images and deleted rows, with their `_change_type`.
+    changes: Vec<RecordBatch>,
+}
+
+/// Marks the rows of `gone` (row index and change type) in a data file's
+/// deletion vector (`deleted`, the rows it marks already), reading those
+/// rows only when the change data feed needs them.
+async fn mark(
+    store: ObjectStoreRef,
+    view: LogicalFileView,
+    schema: SchemaRef,
+    change_schema: SchemaRef,
+    deleted: Option<Arc<RoaringTreemap>>,
+    mut gone: Vec<(u64, &'static str)>,
+    change_data: bool,
+) -> DeltaResult<Marked> {
+    gone.sort_unstable_by_key(|&(row, _)| row);
+    gone.dedup_by_key(|&mut (row, _)| row);
+    let mut bitmap = deleted.map(|d| d.as_ref().clone()).unwrap_or_default();
+    bitmap.extend(gone.iter().map(|&(row, _)| row));
+    let mut changes = Vec::new();
+    if change_data && !gone.is_empty() {
+        let rows: Vec<u64> = gone.iter().map(|&(row, _)| row).collect();
+        let old = conformed(&schema, &files::read_rows(store, &view, &rows).await?)?;
+        let updated: BooleanArray = gone.iter().map(|&(_, kind)| Some(kind != DELETE)).collect();
+        let removed: BooleanArray = gone.iter().map(|&(_, kind)| Some(kind == DELETE)).collect();
+        for (mask, kind) in [(updated, PREIMAGE), (removed, DELETE)] {
+            let rows = filter_record_batch(&old, &mask)?;
+            changes.push(files::with_change_type(&change_schema, &rows, kind)?);
+        }
+    }
+    let emptied = view.num_records().is_some_and(|n| bitmap.len() >= n as u64);
+    Ok(Marked {
+        view,
+        deleted: bitmap,
+        emptied,
+        changes,
+    })
+}
+
+/// The add action of a data file already in the table, now with
+/// `deletion_vector`. Its statistics stay true bounds of the rows left, but
+/// no longer tight ones, and say so.
+fn with_vector(view: &LogicalFileView, deletion_vector: DeletionVectorDescriptor) -> Add {
+    let stats = view.stats().map(
+        |stats| match serde_json::from_str::<serde_json::Value>(&stats) {
+            Ok(serde_json::Value::Object(mut fields)) => {
+                fields.insert("tightBounds".to_owned(), serde_json::Value::Bool(false));
+                serde_json::Value::Object(fields).to_string()
+            }
+            _ => stats,
+        },
+    );
+    Add {
+        path: view.path().to_string(),
+        partition_values: view.partition_values_map(),
+        size: view.size(),
+        modification_time: view.modification_time(),
+        data_change: true,
+        stats,
+        deletion_vector: Some(deletion_vector),
+        ..Add::default()
+    }
 }
 
 /// How many files are read or rewritten at once: one per core.

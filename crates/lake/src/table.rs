@@ -268,6 +268,18 @@ impl LakeTable {
                         Some("true"),
                     );
                 }
+                if spec.deletion_vectors() {
+                    // Table features (reader 3, writer 7) named first, so
+                    // the change data feed is listed as a writer feature
+                    // beside deletion vectors, not dropped for them.
+                    create = create
+                        .with_configuration_property(TableProperty::MinReaderVersion, Some("3"))
+                        .with_configuration_property(TableProperty::MinWriterVersion, Some("7"))
+                        .with_configuration_property(
+                            TableProperty::EnableDeletionVectors,
+                            Some("true"),
+                        );
+                }
                 if !spec.properties().is_empty() {
                     // The application's own keys are not Delta properties:
                     // deltalake refuses keys it does not know unless told.
@@ -390,6 +402,25 @@ impl LakeTable {
         Ok(self.snapshot()?.table_config().enable_change_data_feed())
     }
 
+    /// Whether merges may mark replaced rows in deletion vectors: the
+    /// protocol has the `deletionVectors` writer feature and
+    /// `delta.enableDeletionVectors` is `true`.
+    pub fn deletion_vectors_enabled(&self) -> Result<bool, LakeError> {
+        let snapshot = self.snapshot()?;
+        let supported = snapshot
+            .protocol()
+            .writer_features()
+            .is_some_and(|features| {
+                features
+                    .iter()
+                    .any(|f| f.to_string() == DELETION_VECTORS_FEATURE)
+            });
+        let enabled = self
+            .property(DELETION_VECTORS_PROPERTY)?
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        Ok(supported && enabled)
+    }
+
     /// Moves to the newest version and returns it. On a handle opened at an
     /// older version this leaves time travel.
     pub async fn refresh(&mut self) -> Result<i64, LakeError> {
@@ -410,6 +441,11 @@ impl LakeTable {
         })
     }
 }
+
+/// The protocol's name of the deletion vector table feature.
+const DELETION_VECTORS_FEATURE: &str = "deletionVectors";
+/// The table property that lets writers use deletion vectors.
+const DELETION_VECTORS_PROPERTY: &str = "delta.enableDeletionVectors";
 
 fn open_error(location: &Location, source: DeltaTableError) -> LakeError {
     LakeError::Open {

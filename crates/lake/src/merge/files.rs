@@ -2,6 +2,7 @@
 //! ones and change-data files.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
@@ -14,6 +15,7 @@ use deltalake::logstore::object_store::prefix::PrefixStore;
 use deltalake::logstore::parquet_reader::ParquetObjectReader;
 use deltalake::operations::write::WriterStatsConfig;
 use deltalake::parquet::arrow::ProjectionMask;
+use deltalake::parquet::arrow::arrow_reader::RowSelection;
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use deltalake::{DeltaResult, DeltaTableError};
 use futures::TryStreamExt as _;
@@ -55,16 +57,54 @@ pub(crate) async fn read(
     view: &LogicalFileView,
     columns: Option<&[&str]>,
 ) -> DeltaResult<Vec<RecordBatch>> {
-    let size = u64::try_from(view.size()).unwrap_or(0);
-    let reader = ParquetObjectReader::new(store, view.object_store_path()).with_file_size(size);
-    let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
-        .await?
-        .with_batch_size(64 * 1024);
+    let mut builder = open(store, view).await?;
     if let Some(columns) = columns {
         let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
         builder = builder.with_projection(mask);
     }
     Ok(builder.build()?.try_collect().await?)
+}
+
+/// Reads rows `rows` (positions in the file, ascending, no repeats) of a
+/// data file, every column; the values of the other rows are skipped, not
+/// decoded.
+pub(crate) async fn read_rows(
+    store: ObjectStoreRef,
+    view: &LogicalFileView,
+    rows: &[u64],
+) -> DeltaResult<Vec<RecordBatch>> {
+    let builder = open(store, view).await?;
+    let total = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    for &row in rows {
+        let row = usize::try_from(row).unwrap_or(usize::MAX);
+        if row >= total {
+            return Err(DeltaTableError::Generic(format!(
+                "row {row} of a data file of {total} rows"
+            )));
+        }
+        match ranges.last_mut() {
+            Some(last) if last.end == row => last.end += 1,
+            _ => ranges.push(row..row + 1),
+        }
+    }
+    let selection = RowSelection::from_consecutive_ranges(ranges.into_iter(), total);
+    Ok(builder
+        .with_row_selection(selection)
+        .build()?
+        .try_collect()
+        .await?)
+}
+
+async fn open(
+    store: ObjectStoreRef,
+    view: &LogicalFileView,
+) -> DeltaResult<ParquetRecordBatchStreamBuilder<ParquetObjectReader>> {
+    let size = u64::try_from(view.size()).unwrap_or(0);
+    let reader = ParquetObjectReader::new(store, view.object_store_path()).with_file_size(size);
+    Ok(ParquetRecordBatchStreamBuilder::new(reader)
+        .await?
+        .with_batch_size(64 * 1024))
 }
 
 /// Column `name` of `batch` as `data_type` (cast when the file or scan

@@ -1,7 +1,7 @@
 //! Idempotent merges into real Delta tables: upserts, deletes with
 //! tombstones, replays, crashes between write and commit, bad changes,
-//! file pruning, concurrent writers, and a proptest against the reference
-//! model of `caresync-merge`.
+//! file pruning, concurrent writers, deletion vectors, and a proptest
+//! against the reference model of `caresync-merge`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,17 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use proptest::prelude::*;
 
 use crate::common::{changes, rows, strings, temp_table};
+
+/// Four files of 50 rows named "x" at version 1 (keys 0..50, 100..150,
+/// 200..250, 300..350), merged as batches 1 to 4.
+async fn four_files(table: &mut LakeTable) {
+    for (seq, base) in [(1, 0), (2, 100), (3, 200), (4, 300)] {
+        let c: Vec<C<'_>> = (base..base + 50)
+            .map(|id| (id, Some("x"), Some(1), "insert"))
+            .collect();
+        merge(table, seq, &c).await;
+    }
+}
 
 /// `id BIGINT NOT NULL, name STRING, version BIGINT NOT NULL`.
 fn table_schema() -> SchemaRef {
@@ -51,9 +62,13 @@ fn change_batch(changes: &[C<'_>]) -> RecordBatch {
 }
 
 async fn create(url: &str) -> LakeTable {
-    LakeTable::open_or_create(url, &TableSpec::new("encounters", table_schema()))
-        .await
-        .expect("create")
+    create_with(url, false).await
+}
+
+/// A new table, with deletion vectors when `deletion_vectors`.
+async fn create_with(url: &str, deletion_vectors: bool) -> LakeTable {
+    let spec = TableSpec::new("encounters", table_schema()).with_deletion_vectors(deletion_vectors);
+    LakeTable::open_or_create(url, &spec).await.expect("create")
 }
 
 async fn merge(table: &mut LakeTable, seq: i64, c: &[C<'_>]) -> MergeReport {
@@ -494,13 +509,7 @@ async fn bad_changes_are_rejected_with_row_and_column_and_nothing_is_written() {
 async fn only_files_that_may_hold_a_changed_key_are_read_and_rewritten() {
     let (_dir, url) = temp_table();
     let mut table = create(&url).await;
-    // Four files with disjoint key ranges.
-    for (seq, base) in [(1, 0), (2, 100), (3, 200), (4, 300)] {
-        let c: Vec<C<'_>> = (base..base + 50)
-            .map(|id| (id, Some("x"), Some(1), "insert"))
-            .collect();
-        merge(&mut table, seq, &c).await;
-    }
+    four_files(&mut table).await;
     let r = merge(
         &mut table,
         5,
@@ -520,7 +529,175 @@ async fn only_files_that_may_hold_a_changed_key_are_read_and_rewritten() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn with_deletion_vectors_replaced_rows_are_marked_not_rewritten() {
+    let (_dir, url) = temp_table();
+    let mut table = create_with(&url, true).await;
+    assert!(table.deletion_vectors_enabled().expect("protocol"));
+    assert!(table.change_data_feed_enabled().expect("config"));
+    // Both features are listed: writer version 7 names every feature.
+    let log = std::fs::read_to_string(
+        std::path::Path::new(&url).join("_delta_log/00000000000000000000.json"),
+    )
+    .expect("the first commit");
+    let protocol: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|a| a.get("protocol").cloned())
+        .expect("a protocol action");
+    let features = protocol["writerFeatures"].to_string();
+    assert!(features.contains("deletionVectors") && features.contains("changeDataFeed"));
+    four_files(&mut table).await;
+
+    let r = merge(
+        &mut table,
+        5,
+        &[
+            (120, Some("y"), Some(2), "update"),
+            (130, None, Some(2), "delete"),
+            (999, Some("new"), Some(1), "insert"),
+        ],
+    )
+    .await;
+    assert_eq!((r.files_read, r.files_rewritten, r.files_marked), (1, 0, 1));
+    assert_eq!((r.updated, r.deleted, r.inserted), (1, 1, 1));
+    let all = read(&table).await;
+    assert_eq!(all.len(), 200);
+    assert!(all.contains(&(120, Some("y".to_owned()))));
+    assert!(all.contains(&(999, Some("new".to_owned()))));
+    assert!(!all.iter().any(|(id, _)| *id == 130));
+    let feed = changes(&table.changes(5, Some(5)).await.expect("feed"));
+    let expected =
+        |v: u64, rows: &[(&str, i64, &str)]| -> Vec<(String, i64, Option<String>, u64)> {
+            rows.iter()
+                .map(|(t, id, n)| ((*t).to_owned(), *id, Some((*n).to_owned()), v))
+                .collect()
+        };
+    assert_eq!(
+        feed,
+        expected(
+            5,
+            &[
+                ("update_postimage", 120, "y"),
+                ("update_preimage", 120, "x"),
+                ("delete", 130, "x"),
+                ("insert", 999, "new"),
+            ]
+        )
+    );
+
+    // The same file again: its vector grows; the row it marks is gone for
+    // good, so an upsert of the deleted key newer than its tombstone is an
+    // insert, not an update of the marked row.
+    let r = merge(
+        &mut table,
+        6,
+        &[
+            (121, Some("y"), Some(2), "update"),
+            (130, Some("back"), Some(3), "update"),
+        ],
+    )
+    .await;
+    assert_eq!((r.updated, r.inserted, r.files_marked), (1, 1, 1));
+    let feed = changes(&table.changes(6, Some(6)).await.expect("feed"));
+    assert_eq!(
+        feed,
+        expected(
+            6,
+            &[
+                ("update_postimage", 121, "y"),
+                ("update_preimage", 121, "x"),
+                ("insert", 130, "back"),
+            ]
+        )
+    );
+    let all = read(&table).await;
+    assert_eq!(all.len(), 201);
+    for row in [(120, "y"), (121, "y"), (130, "back"), (122, "x")] {
+        assert!(all.contains(&(row.0, Some(row.1.to_owned()))), "{row:?}");
+    }
+    // Time travel and restore see the files without their vectors.
+    let before = LakeTable::open_at_version(&url, 4).await.expect("open");
+    assert_eq!(read(&before).await.len(), 200);
+    assert!(read(&before).await.contains(&(130, Some("x".to_owned()))));
+    table.restore(4).await.expect("restore");
+    assert_eq!(read(&table).await, read(&before).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_deletion_vector_fails_the_merge_and_writes_nothing() {
+    let (_dir, url) = temp_table();
+    let mut table = create_with(&url, true).await;
+    four_files(&mut table).await;
+    merge(&mut table, 5, &[(120, Some("y"), Some(2), "update")]).await;
+    let vectors: Vec<_> = std::fs::read_dir(&url)
+        .expect("the table folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".bin"))
+        .collect();
+    assert_eq!(vectors.len(), 1);
+    let mut bytes = std::fs::read(&vectors[0]).expect("the vector file");
+    let last = bytes.len() - 5;
+    bytes[last] ^= 0xff;
+    std::fs::write(&vectors[0], bytes).expect("damaged");
+    let version = table.version();
+    let err = table
+        .merge(
+            "feed",
+            6,
+            &[change_batch(&[(121, Some("y"), Some(2), "update")])],
+            &merge_spec(),
+        )
+        .await
+        .expect_err("a damaged vector");
+    assert!(matches!(err, LakeError::Write { .. }), "{err:?}");
+    assert!(
+        format!("{err:?}").contains("deletion vector: checksum mismatch"),
+        "{err:?}"
+    );
+    table.refresh().await.expect("refresh");
+    assert_eq!(table.version(), version);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_whose_rows_all_leave_is_removed_not_marked() {
+    let (_dir, url) = temp_table();
+    let mut table = create_with(&url, true).await;
+    merge(
+        &mut table,
+        1,
+        &[
+            (1, Some("a"), Some(1), "insert"),
+            (2, Some("b"), Some(1), "insert"),
+        ],
+    )
+    .await;
+    merge(&mut table, 2, &[(3, Some("c"), Some(1), "insert")]).await;
+    let r = merge(
+        &mut table,
+        3,
+        &[
+            (1, None, Some(2), "delete"),
+            (2, Some("b2"), Some(2), "update"),
+        ],
+    )
+    .await;
+    assert_eq!((r.files_rewritten, r.files_marked), (1, 0));
+    assert_eq!(read(&table).await, named(&[(2, "b2"), (3, "c")]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn concurrent_writers_give_the_result_of_applying_both_batches_one_after_the_other() {
+    concurrent_writers(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_writers_marking_rows_give_the_result_of_applying_both_batches_one_after_the_other()
+ {
+    concurrent_writers(true).await;
+}
+
+async fn concurrent_writers(deletion_vectors: bool) {
     let seed: Vec<C<'_>> = (0..20)
         .map(|id| (id, Some("v1"), Some(1), "insert"))
         .collect();
@@ -531,7 +708,7 @@ async fn concurrent_writers_give_the_result_of_applying_both_batches_one_after_t
     };
     // Concurrently, on one table.
     let (_dir, url) = temp_table();
-    merge(&mut create(&url).await, 1, &seed).await;
+    merge(&mut create_with(&url, deletion_vectors).await, 1, &seed).await;
     let writer = |app: &'static str, c: Vec<C<'static>>| {
         let url = url.clone();
         async move {
@@ -552,7 +729,7 @@ async fn concurrent_writers_give_the_result_of_applying_both_batches_one_after_t
     assert!(attempts(&a) >= 1 && attempts(&b) >= 1);
     // One after the other, in the other order, on another table.
     let (_dir2, url2) = temp_table();
-    let mut serial = create(&url2).await;
+    let mut serial = create_with(&url2, deletion_vectors).await;
     merge(&mut serial, 1, &seed).await;
     serial
         .merge("b", 1, &[change_batch(&batch(3, "from-b"))], &merge_spec())
@@ -590,19 +767,21 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     /// Any changes, shuffled, re-sent, cut into batches, some batches
-    /// crashing between write and commit and then replayed: the table
-    /// equals the reference model's.
+    /// crashing between write and commit and then replayed, with files
+    /// rewritten or rows marked in deletion vectors: the table equals the
+    /// reference model's.
     #[test]
     fn any_delivery_gives_the_reference_table(
         changes in prop::collection::vec(arb_change(), 1..14),
         cuts in prop::collection::vec(1_usize..5, 1..6),
         crashes in prop::collection::vec(any::<bool>(), 6),
         resend in any::<bool>(),
+        deletion_vectors in any::<bool>(),
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         rt.block_on(async {
             let (_dir, url) = temp_table();
-            let mut table = create(&url).await;
+            let mut table = create_with(&url, deletion_vectors).await;
             let mut delivered = changes.clone();
             if resend {
                 delivered.extend(changes.iter().take(3).cloned());
