@@ -4,21 +4,24 @@
 //!
 //! The table: `id` (key), `version` and eight other columns, written as 16
 //! files of 62,500 rows with disjoint, ascending key ranges, change data
-//! feed on. The changes: 8,000 existing keys (spread over the whole key
-//! range) with a greater version and new values, and 2,000 new keys — 1% of
-//! the keys, 20% of them new. Every iteration starts from a fresh copy of
-//! the table (the copy is not timed).
+//! feed and deletion vectors on. The changes: 8,000 existing keys (spread
+//! over the whole key range) with a greater version and new values, and
+//! 2,000 new keys — 1% of the keys, 20% of them new. Every iteration starts
+//! from a fresh copy of the table (the copy is not timed).
 //!
 //! - `lake_merge/caresync`: `LakeTable::merge`, the batch recorded by its
-//!   `txn`.
-//! - `lake_merge/deltalake`: `DeltaTable::merge` with `target.id =
-//!   source.id`, `when_matched_update` guarded by `source.version >
-//!   target.version` setting every column, `when_not_matched_insert`.
+//!   `txn`; the replaced rows are marked in deletion vectors.
+//! - `lake_merge/deltalake`: `DeltaTable::merge` on the same table, with
+//!   `target.id = source.id`, `when_matched_update` guarded by
+//!   `source.version > target.version` setting every column,
+//!   `when_not_matched_insert` (deltalake rewrites the files).
+//! - `lake_merge/caresync_rewrite`: `LakeTable::merge` on the same rows in
+//!   a table without deletion vectors, where it rewrites the files.
 //!
 //! Peak memory is measured once per engine, each in a process of its own
 //! (a process's peak resident set cannot be lowered again): run with
-//! `CARESYNC_MERGE_MEMORY=caresync` or `=deltalake` to print the peak
-//! resident set size during the merge and exit.
+//! `CARESYNC_MERGE_MEMORY=caresync`, `=caresync_rewrite` or `=deltalake` to
+//! print the peak resident set size during the merge and exit.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -117,11 +120,18 @@ fn changes() -> RecordBatch {
     rows(&ids, 2, 99)
 }
 
-/// Builds the 1,000,000-row table at `dir/table`.
-fn build_table(rt: &tokio::runtime::Runtime, dir: &Path) -> String {
-    let url = dir.join("table").display().to_string();
+/// Builds the 1,000,000-row table at `dir/<name>`, with deletion vectors
+/// on or off.
+fn build_table(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    name: &str,
+    deletion_vectors: bool,
+) -> String {
+    let url = dir.join(name).display().to_string();
     rt.block_on(async {
-        let mut table = LakeTable::open_or_create(&url, &TableSpec::new("encounters", schema()))
+        let spec = TableSpec::new("encounters", schema()).with_deletion_vectors(deletion_vectors);
+        let mut table = LakeTable::open_or_create(&url, &spec)
             .await
             .expect("create");
         let per = ROWS / FILES;
@@ -135,6 +145,7 @@ fn build_table(rt: &tokio::runtime::Runtime, dir: &Path) -> String {
 
 async fn ours(url: &str, changes: &RecordBatch) -> u64 {
     let mut table = LakeTable::open(url).await.expect("open");
+    let marks = table.deletion_vectors_enabled().expect("protocol");
     let spec = MergeSpec::new(["id"], "version");
     match table
         .merge("bench", 1, std::slice::from_ref(changes), &spec)
@@ -145,6 +156,11 @@ async fn ours(url: &str, changes: &RecordBatch) -> u64 {
             assert_eq!(
                 (report.updated, report.inserted),
                 (UPDATES as u64, INSERTS as u64)
+            );
+            let (marked, rewritten) = if marks { (FILES, 0) } else { (0, FILES) };
+            assert_eq!(
+                (report.files_marked, report.files_rewritten),
+                (marked as u64, rewritten as u64)
             );
             report.updated + report.inserted
         }
@@ -210,7 +226,7 @@ fn memory_probe(rt: &tokio::runtime::Runtime) {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = build_table(rt, dir.path());
+    let url = build_table(rt, dir.path(), "table", engine != "caresync_rewrite");
     let batch = changes();
     let fresh = dir.path().join("run");
     copy_dir(Path::new(&url), &fresh);
@@ -219,9 +235,11 @@ fn memory_probe(rt: &tokio::runtime::Runtime) {
     // Resets the peak resident set to the current one (Linux ≥ 4.0).
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak");
     match engine.as_str() {
-        "caresync" => rt.block_on(ours(&fresh, &batch)),
+        "caresync" | "caresync_rewrite" => rt.block_on(ours(&fresh, &batch)),
         "deltalake" => rt.block_on(theirs(&fresh, &batch)),
-        other => panic!("CARESYNC_MERGE_MEMORY is caresync or deltalake, not {other}"),
+        other => {
+            panic!("CARESYNC_MERGE_MEMORY is caresync, caresync_rewrite or deltalake, not {other}")
+        }
     };
     let peak = status_kib("VmHWM:");
     let mut out = std::io::stdout().lock();
@@ -245,12 +263,13 @@ fn merge(c: &mut Criterion) {
         .expect("runtime");
     memory_probe(&rt);
     let dir = tempfile::tempdir().expect("temp dir");
-    let template = build_table(&rt, dir.path());
+    let marking = build_table(&rt, dir.path(), "marking", true);
+    let rewriting = build_table(&rt, dir.path(), "rewriting", false);
     let batch = changes();
-    let fresh = || {
+    let fresh = |template: &str| {
         let copy = tempfile::tempdir_in(dir.path()).expect("temp dir");
         let url = copy.path().join("table");
-        copy_dir(Path::new(&template), &url);
+        copy_dir(Path::new(template), &url);
         (copy, url.display().to_string())
     };
 
@@ -259,7 +278,7 @@ fn merge(c: &mut Criterion) {
     group.throughput(Throughput::Elements((UPDATES + INSERTS) as u64));
     group.bench_function("caresync", |b| {
         b.iter_batched(
-            fresh,
+            || fresh(&marking),
             |(copy, url)| {
                 rt.block_on(ours(&url, &batch));
                 copy
@@ -269,9 +288,19 @@ fn merge(c: &mut Criterion) {
     });
     group.bench_function("deltalake", |b| {
         b.iter_batched(
-            fresh,
+            || fresh(&marking),
             |(copy, url)| {
                 rt.block_on(theirs(&url, &batch));
+                copy
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("caresync_rewrite", |b| {
+        b.iter_batched(
+            || fresh(&rewriting),
+            |(copy, url)| {
+                rt.block_on(ours(&url, &batch));
                 copy
             },
             BatchSize::PerIteration,

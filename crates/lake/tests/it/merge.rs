@@ -624,6 +624,37 @@ async fn with_deletion_vectors_replaced_rows_are_marked_not_rewritten() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sql_updates_and_deletes_of_a_marked_file_keep_its_marked_rows_out() {
+    let (_dir, url) = temp_table();
+    let mut table = create_with(&url, true).await;
+    four_files(&mut table).await;
+    merge(
+        &mut table,
+        5,
+        &[
+            (120, Some("y"), Some(2), "update"),
+            (130, None, Some(2), "delete"),
+        ],
+    )
+    .await;
+    table
+        .update_where("id = 121", &[("name", "'z'")])
+        .await
+        .expect("update");
+    table.delete_where("id = 122").await.expect("delete");
+    let all = read(&table).await;
+    assert_eq!(all.len(), 198);
+    assert_eq!(all.iter().filter(|(id, _)| *id == 120).count(), 1);
+    assert!(all.contains(&(120, Some("y".to_owned()))));
+    assert!(all.contains(&(121, Some("z".to_owned()))));
+    assert!(!all.iter().any(|(id, _)| [122, 130].contains(id)));
+    // A merge after them still finds each key's one live row.
+    let r = merge(&mut table, 6, &[(123, Some("w"), Some(2), "update")]).await;
+    assert_eq!((r.updated, r.inserted), (1, 0));
+    assert_eq!(read(&table).await.len(), 198);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_damaged_deletion_vector_fails_the_merge_and_writes_nothing() {
     let (_dir, url) = temp_table();
     let mut table = create_with(&url, true).await;
