@@ -15,6 +15,9 @@
 //! ```sh
 //! CARGO_TARGET_DIR=/tmp/t-bench-lake cargo bench -p caresync-bench-lake --bench stream
 //! ```
+//!
+//! With `CARESYNC_STREAM_KEEP` set, each run's lake folder is kept and its
+//! path printed, to look at the tables afterwards.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -43,7 +46,7 @@ struct Server {
     addr: std::net::SocketAddr,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn start() -> Server {
@@ -74,7 +77,7 @@ async fn start() -> Server {
         addr,
         cancel,
         task,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -82,7 +85,13 @@ impl Server {
     async fn stop(self) -> caresync_stream::SilverStats {
         self.cancel.cancel();
         let _ = self.task.await;
-        self.pipeline.shutdown().await
+        let stats = self.pipeline.shutdown().await;
+        if std::env::var_os("CARESYNC_STREAM_KEEP").is_some() {
+            let kept = self.dir.keep();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "lake kept at {}", kept.display()).expect("stdout");
+        }
+        stats
     }
 }
 

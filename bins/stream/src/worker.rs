@@ -415,6 +415,15 @@ impl SilverTables {
             self.open.insert(name.clone(), table);
             match merged {
                 Ok(MergeOutcome::Committed { report, .. }) => {
+                    tracing::debug!(
+                        table = %name,
+                        inserted = report.inserted,
+                        updated = report.updated,
+                        files_read = report.files_read,
+                        files_rewritten = report.files_rewritten,
+                        files_marked = report.files_marked,
+                        "silver merge"
+                    );
                     let c = report.counters;
                     crate::metrics::silver_rows(&name, "applied", c.applied);
                     crate::metrics::silver_rows(&name, "duplicate", c.duplicate);

@@ -186,7 +186,7 @@ pub struct MergeReport {
     pub tombstones: u64,
     /// Data files whose key and version columns were read.
     pub files_read: u64,
-    /// Data files rewritten.
+    /// Data files rewritten (or removed, when none of their rows is left).
     pub files_rewritten: u64,
     /// Data files whose replaced rows were marked in a deletion vector
     /// instead of rewriting them.
