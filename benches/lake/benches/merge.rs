@@ -18,8 +18,9 @@
 //! - `lake_merge/caresync_rewrite`: `LakeTable::merge` on the same rows in
 //!   a table without deletion vectors, where it rewrites the files.
 //!
-//! Peak memory is measured once per engine, each in a process of its own
-//! (a process's peak resident set cannot be lowered again): run with
+//! Peak memory is measured once per engine, each merge in a process of its
+//! own that only opens the table and merges (a process's peak resident set
+//! cannot be lowered again): run with
 //! `CARESYNC_MERGE_MEMORY=caresync`, `=caresync_rewrite` or `=deltalake` to
 //! print the peak resident set size during the merge and exit.
 
@@ -220,23 +221,34 @@ fn status_kib(field: &str) -> u64 {
 }
 
 /// With `CARESYNC_MERGE_MEMORY` set: one merge by that engine, its peak
-/// resident set printed, then exit.
+/// resident set printed, then exit. The table is built here, and the merge
+/// runs in a child process of this binary that does nothing else (building
+/// a million rows would leave the allocator holding memory the merge then
+/// reuses or not, whichever engine it is).
 fn memory_probe(rt: &tokio::runtime::Runtime) {
     let Ok(engine) = std::env::var("CARESYNC_MERGE_MEMORY") else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = build_table(rt, dir.path(), "table", engine != "caresync_rewrite");
     let batch = changes();
-    let fresh = dir.path().join("run");
-    copy_dir(Path::new(&url), &fresh);
-    let fresh = fresh.display().to_string();
+    let Ok(table) = std::env::var("CARESYNC_MERGE_TABLE") else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = build_table(rt, dir.path(), "table", engine != "caresync_rewrite");
+        let fresh = dir.path().join("run");
+        copy_dir(Path::new(&url), &fresh);
+        let status = std::process::Command::new(std::env::current_exe().expect("this binary"))
+            .args(std::env::args_os().skip(1))
+            .env("CARESYNC_MERGE_TABLE", &fresh)
+            .status()
+            .expect("the merge process");
+        assert!(status.success(), "the merge process failed: {status}");
+        std::process::exit(0);
+    };
     let before = status_kib("VmRSS:");
     // Resets the peak resident set to the current one (Linux ≥ 4.0).
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak");
     match engine.as_str() {
-        "caresync" | "caresync_rewrite" => rt.block_on(ours(&fresh, &batch)),
-        "deltalake" => rt.block_on(theirs(&fresh, &batch)),
+        "caresync" | "caresync_rewrite" => rt.block_on(ours(&table, &batch)),
+        "deltalake" => rt.block_on(theirs(&table, &batch)),
         other => {
             panic!("CARESYNC_MERGE_MEMORY is caresync, caresync_rewrite or deltalake, not {other}")
         }

@@ -82,6 +82,7 @@ use deltalake::logstore::ObjectStoreRef;
 use deltalake::operations::write::WriterStatsConfig;
 use deltalake::protocol::DeltaOperation;
 use deltalake::{DeltaResult, DeltaTableError};
+use futures::TryStreamExt as _;
 use roaring::RoaringTreemap;
 
 use self::files::Writer;
@@ -275,6 +276,11 @@ impl Changes {
     }
 }
 
+/// Keys in their row encoding, hashed by foldhash: a merge looks up every
+/// row of its candidate files, and SipHash made that lookup most of the
+/// search.
+type KeySet = std::collections::HashSet<Box<[u8]>, foldhash::fast::RandomState>;
+
 /// A row of the table the batch meets.
 #[derive(Clone)]
 struct Hit {
@@ -394,7 +400,7 @@ impl LakeTable {
         let mut hits: HashMap<Box<[u8]>, Hit> = HashMap::new();
         let mut report = MergeReport::default();
         // Candidate files are searched in parallel, one per core at a time.
-        let wanted: Arc<std::collections::HashSet<Box<[u8]>>> =
+        let wanted: Arc<KeySet> =
             Arc::new(deduped.winners().iter().map(|w| w.key.clone()).collect());
         report.files_read = candidates.len() as u64;
         // Collected before awaiting, as for the rewrites below.
@@ -543,7 +549,20 @@ impl LakeTable {
         let postimages: Vec<u32> = plan.updates.iter().map(|u| u.row).collect();
         if self.deletion_vectors_enabled()? {
             // Replaced rows marked, not rewritten; every new version goes to
-            // new files with the new keys.
+            // new files with the new keys, written while the marks are made.
+            let mut written = postimages.clone();
+            written.extend(plan.inserts.iter().map(|i| i.row));
+            let rows = if written.len() == changes.keys.len() {
+                // Every change is written: the batches as they came.
+                changes.batches.clone()
+            } else {
+                written.sort_unstable();
+                vec![take(&written)?]
+            };
+            let data = tokio::spawn({
+                let writer = writer.clone();
+                async move { writer.data(&rows).await }
+            });
             let tasks: Vec<_> = leaving
                 .into_iter()
                 .map(|(file, gone)| {
@@ -583,18 +602,13 @@ impl LakeTable {
                 change_rows.extend(m.changes);
                 report.files_marked += 1;
             }
-            let mut written = postimages.clone();
-            written.extend(plan.inserts.iter().map(|i| i.row));
-            let rows = if written.len() == changes.keys.len() {
-                // Every change is written: the batches as they came.
-                changes.batches.clone()
-            } else {
-                written.sort_unstable();
-                vec![take(&written)?]
-            };
-            let adds = writer.data(&rows).await.map_err(|e| {
-                write_error(&url, "merge (writing a data file)", Some(self.version()), e)
-            })?;
+            let adds = data
+                .await
+                .map_err(|e| DeltaTableError::Generic(e.to_string()))
+                .and_then(|result| result)
+                .map_err(|e| {
+                    write_error(&url, "merge (writing a data file)", Some(self.version()), e)
+                })?;
             actions.extend(adds.into_iter().map(Action::Add));
         } else {
             // Files are rewritten in parallel, one per core at a time.
@@ -1032,7 +1046,7 @@ async fn find_hits(
     schema: SchemaRef,
     key_at: Vec<usize>,
     version: String,
-    wanted: Arc<std::collections::HashSet<Box<[u8]>>>,
+    wanted: Arc<KeySet>,
 ) -> DeltaResult<Found> {
     let bad = |detail: String| DeltaTableError::Generic(detail);
     let deleted = match view.deletion_vector_descriptor() {
@@ -1040,49 +1054,49 @@ async fn find_hits(
         None => None,
     };
     let codec = Codec::new(&schema, &key_at).map_err(bad)?;
-    let mut columns: Vec<&str> = key_at
+    let columns: Vec<&str> = key_at
         .iter()
         .map(|&i| schema.field(i).name().as_str())
         .collect();
-    columns.push(&version);
-    let batches = files::read(store, &view, Some(&columns)).await?;
-    let mut out = Vec::new();
+    let mut batches = files::stream(store.clone(), &view, Some(&columns)).await?;
+    // The live rows whose key is wanted, then the versions of those rows
+    // only.
+    let mut met: Vec<u64> = Vec::new();
+    let mut met_keys: Vec<Box<[u8]>> = Vec::new();
     let mut row = 0_u64;
-    for b in batches {
+    while let Some(b) = batches.try_next().await? {
         let key_columns: Vec<ArrayRef> = key_at
             .iter()
             .map(|&i| files::column_as(&b, schema.field(i).name(), schema.field(i).data_type()))
             .collect::<DeltaResult<_>>()?;
         let rows = codec.key_rows(&key_columns).map_err(bad)?;
-        let version_column = b
-            .column_by_name(&version)
-            .ok_or_else(|| bad(format!("a data file has no column {version:?}")))?;
-        let mut versions = None;
         for i in 0..b.num_rows() {
             let key = rows.row(i).data();
-            if !wanted.contains(key) || deleted.as_ref().is_some_and(|d| d.contains(row + i as u64))
-            {
-                continue;
+            let at = row + i as u64;
+            if wanted.contains(key) && !deleted.as_ref().is_some_and(|d| d.contains(at)) {
+                met.push(at);
+                met_keys.push(key.into());
             }
-            let versions =
-                match &mut versions {
-                    Some(v) => v,
-                    None => versions.insert(keys::versions(version_column, &version, 0).map_err(
-                        |e| bad(format!("a stored row has no usable version ({})", e.code())),
-                    )?),
-                };
+        }
+        row += b.num_rows() as u64;
+    }
+    let mut out = Vec::with_capacity(met.len());
+    if !met.is_empty() {
+        let stored = files::read_rows(store, &view, Some(&[version.as_str()]), &met).await?;
+        let version_column = stored
+            .column_by_name(&version)
+            .ok_or_else(|| bad(format!("a data file has no column {version:?}")))?;
+        let versions = keys::versions(version_column, &version, 0)
+            .map_err(|e| bad(format!("a stored row has no usable version ({})", e.code())))?;
+        for ((key, at), version) in met_keys.into_iter().zip(met).zip(versions) {
             out.push((
-                key.into(),
+                key,
                 Hit {
-                    version: versions[i].clone(),
-                    at: RowLocation {
-                        file,
-                        row: row + i as u64,
-                    },
+                    version,
+                    at: RowLocation { file, row: at },
                 },
             ));
         }
-        row += b.num_rows() as u64;
     }
     Ok(Found {
         file,
@@ -1179,7 +1193,10 @@ async fn mark(
     let mut changes = Vec::new();
     if change_data && !gone.is_empty() {
         let rows: Vec<u64> = gone.iter().map(|&(row, _)| row).collect();
-        let old = conformed(&schema, &files::read_rows(store, &view, &rows).await?)?;
+        let old = conformed(
+            &schema,
+            &[files::read_rows(store, &view, None, &rows).await?],
+        )?;
         let updated: BooleanArray = gone.iter().map(|&(_, kind)| Some(kind != DELETE)).collect();
         let removed: BooleanArray = gone.iter().map(|&(_, kind)| Some(kind == DELETE)).collect();
         for (mask, kind) in [(updated, PREIMAGE), (removed, DELETE)] {

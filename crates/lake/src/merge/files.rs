@@ -6,6 +6,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
+use deltalake::arrow::compute::concat_batches;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
@@ -15,8 +16,12 @@ use deltalake::logstore::object_store::prefix::PrefixStore;
 use deltalake::logstore::parquet_reader::ParquetObjectReader;
 use deltalake::operations::write::WriterStatsConfig;
 use deltalake::parquet::arrow::ProjectionMask;
-use deltalake::parquet::arrow::arrow_reader::RowSelection;
-use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use deltalake::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection,
+};
+use deltalake::parquet::arrow::async_reader::{
+    ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder,
+};
 use deltalake::{DeltaResult, DeltaTableError};
 use futures::TryStreamExt as _;
 
@@ -65,16 +70,34 @@ pub(crate) async fn read(
     Ok(builder.build()?.try_collect().await?)
 }
 
+/// The batches of a data file, all columns or only `columns`, as they are
+/// decoded (8,192 rows each, so that little is held at once).
+pub(crate) async fn stream(
+    store: ObjectStoreRef,
+    view: &LogicalFileView,
+    columns: Option<&[&str]>,
+) -> DeltaResult<ParquetRecordBatchStream<ParquetObjectReader>> {
+    let mut builder = open(store, view).await?.with_batch_size(8 * 1024);
+    if let Some(columns) = columns {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    Ok(builder.build()?)
+}
+
 /// Reads rows `rows` (positions in the file, ascending, no repeats) of a
-/// data file, every column; the values of the other rows are skipped, not
-/// decoded.
+/// data file, every column or only `columns`, as one batch. The values of
+/// the other rows are skipped, not decoded.
 pub(crate) async fn read_rows(
     store: ObjectStoreRef,
     view: &LogicalFileView,
+    columns: Option<&[&str]>,
     rows: &[u64],
-) -> DeltaResult<Vec<RecordBatch>> {
-    let builder = open(store, view).await?;
-    let total = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+) -> DeltaResult<RecordBatch> {
+    let size = u64::try_from(view.size()).unwrap_or(0);
+    let mut reader = ParquetObjectReader::new(store, view.object_store_path()).with_file_size(size);
+    let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await?;
+    let total = usize::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
     let mut ranges: Vec<Range<usize>> = Vec::new();
     for &row in rows {
         let row = usize::try_from(row).unwrap_or(usize::MAX);
@@ -89,11 +112,18 @@ pub(crate) async fn read_rows(
         }
     }
     let selection = RowSelection::from_consecutive_ranges(ranges.into_iter(), total);
-    Ok(builder
-        .with_row_selection(selection)
-        .build()?
-        .try_collect()
-        .await?)
+    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
+        .with_batch_size(rows.len().max(1))
+        .with_row_selection(selection);
+    if let Some(columns) = columns {
+        let mask = ProjectionMask::columns(metadata.parquet_schema(), columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let stream = builder.build()?;
+    // The stream's schema is the projected one (the builder's is the file's).
+    let schema = stream.schema().clone();
+    let batches: Vec<RecordBatch> = stream.try_collect().await?;
+    Ok(concat_batches(&schema, &batches)?)
 }
 
 async fn open(
