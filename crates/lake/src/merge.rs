@@ -14,8 +14,8 @@
 //!    [`LakeError::SchemaMismatch`];
 //! 3. keeps one change per key ([`caresync_merge::dedupe`]), then finds the
 //!    files that may hold the batch's keys by the key column's min/max
-//!    statistics and reads only their key and version columns to find the
-//!    rows the batch meets;
+//!    statistics, reads only their key columns to find the rows the batch
+//!    meets, then the versions of those rows only;
 //! 4. plans ([`caresync_merge::plan`]) against those rows and the table's
 //!    tombstones: late and duplicate changes change nothing;
 //! 5. on a table with deletion vectors enabled
@@ -185,7 +185,7 @@ pub struct MergeReport {
     pub deleted: u64,
     /// Tombstones recorded.
     pub tombstones: u64,
-    /// Data files whose key and version columns were read.
+    /// Data files whose key columns were read.
     pub files_read: u64,
     /// Data files rewritten (or removed, when none of their rows is left).
     pub files_rewritten: u64,
