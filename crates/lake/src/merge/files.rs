@@ -108,6 +108,11 @@ pub(crate) async fn read_rows(
         }
         match ranges.last_mut() {
             Some(last) if last.end == row => last.end += 1,
+            Some(last) if last.end > row => {
+                return Err(DeltaTableError::Generic(
+                    "rows to read must be ascending, without repeats".to_owned(),
+                ));
+            }
             _ => ranges.push(row..row + 1),
         }
     }
