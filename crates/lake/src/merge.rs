@@ -266,6 +266,17 @@ impl Changes {
         interleave_record_batch(&batches, &at)
     }
 
+    /// Changes `rows` (each at most once) to write: the batches as they
+    /// came when `rows` is every change (the usual batch of new records),
+    /// without gathering them first; else those rows, in that order.
+    fn rows(&self, rows: &[u32]) -> Result<Vec<RecordBatch>, deltalake::arrow::error::ArrowError> {
+        if rows.len() == self.keys.len() {
+            Ok(self.batches.clone())
+        } else {
+            Ok(vec![self.take(rows)?])
+        }
+    }
+
     /// The fingerprints of changes `rows`, in that order.
     fn fingerprints_of(&self, codec: &Codec, rows: &[u32]) -> Result<Vec<u64>, String> {
         if rows.is_empty() {
@@ -422,11 +433,11 @@ impl LakeTable {
             write_error(&url, "merge (reading a data file)", Some(self.version()), e)
         })?;
         // The rows each candidate's deletion vector already marks.
-        let mut deleted: HashMap<u64, Arc<RoaringTreemap>> = HashMap::new();
+        let mut deleted: HashMap<u64, RoaringTreemap> = HashMap::new();
         let mut found_hits = Vec::new();
         for f in found {
             if let Some(d) = f.deleted {
-                deleted.insert(f.file.0, Arc::new(d));
+                deleted.insert(f.file.0, d);
             }
             found_hits.extend(f.hits);
         }
@@ -552,13 +563,10 @@ impl LakeTable {
             // new files with the new keys, written while the marks are made.
             let mut written = postimages.clone();
             written.extend(plan.inserts.iter().map(|i| i.row));
-            let rows = if written.len() == changes.keys.len() {
-                // Every change is written: the batches as they came.
-                changes.batches.clone()
-            } else {
-                written.sort_unstable();
-                vec![take(&written)?]
-            };
+            written.sort_unstable();
+            let rows = changes
+                .rows(&written)
+                .map_err(|e| write_error(&url, "merge", None, e.into()))?;
             let data = tokio::spawn({
                 let writer = writer.clone();
                 async move { writer.data(&rows).await }
@@ -571,7 +579,7 @@ impl LakeTable {
                         views[file as usize].clone(),
                         schema.clone(),
                         change_schema.clone(),
-                        deleted.get(&file).cloned(),
+                        deleted.remove(&file),
                         gone,
                         cdf,
                     )
@@ -630,7 +638,7 @@ impl LakeTable {
                         views[file as usize].clone(),
                         schema.clone(),
                         writer.clone(),
-                        deleted.get(&file).cloned(),
+                        deleted.remove(&file),
                         gone,
                         rows,
                         cdf,
@@ -654,14 +662,9 @@ impl LakeTable {
             let mut new_keys: Vec<u32> = plan.inserts.iter().map(|i| i.row).collect();
             new_keys.append(&mut homeless);
             if !new_keys.is_empty() {
-                // Every change a new key (the usual batch of new records): the
-                // batches are written as they came, in arrival order, without
-                // gathering them first.
-                let rows = if new_keys.len() == changes.keys.len() {
-                    changes.batches.clone()
-                } else {
-                    vec![take(&new_keys)?]
-                };
+                let rows = changes
+                    .rows(&new_keys)
+                    .map_err(|e| write_error(&url, "merge", None, e.into()))?;
                 let adds = writer.data(&rows).await.map_err(|e| {
                     write_error(&url, "merge (writing a data file)", Some(self.version()), e)
                 })?;
@@ -1058,7 +1061,8 @@ async fn find_hits(
         .iter()
         .map(|&i| schema.field(i).name().as_str())
         .collect();
-    let mut batches = files::stream(store.clone(), &view, Some(&columns)).await?;
+    let data = files::DataFile::open(store, &view).await?;
+    let mut batches = data.stream(Some(&columns))?;
     // The live rows whose key is wanted, then the versions of those rows
     // only.
     let mut met: Vec<u64> = Vec::new();
@@ -1082,7 +1086,7 @@ async fn find_hits(
     }
     let mut out = Vec::with_capacity(met.len());
     if !met.is_empty() {
-        let stored = files::read_rows(store, &view, Some(&[version.as_str()]), &met).await?;
+        let stored = data.rows(Some(&[version.as_str()]), &met).await?;
         let version_column = stored
             .column_by_name(&version)
             .ok_or_else(|| bad(format!("a data file has no column {version:?}")))?;
@@ -1122,7 +1126,7 @@ async fn rewrite(
     view: LogicalFileView,
     schema: SchemaRef,
     writer: Writer,
-    deleted: Option<Arc<RoaringTreemap>>,
+    deleted: Option<RoaringTreemap>,
     gone: Vec<(u64, &'static str)>,
     arriving: RecordBatch,
     change_data: bool,
@@ -1182,20 +1186,23 @@ async fn mark(
     view: LogicalFileView,
     schema: SchemaRef,
     change_schema: SchemaRef,
-    deleted: Option<Arc<RoaringTreemap>>,
+    deleted: Option<RoaringTreemap>,
     mut gone: Vec<(u64, &'static str)>,
     change_data: bool,
 ) -> DeltaResult<Marked> {
     gone.sort_unstable_by_key(|&(row, _)| row);
     gone.dedup_by_key(|&mut (row, _)| row);
-    let mut bitmap = deleted.map(|d| d.as_ref().clone()).unwrap_or_default();
+    let mut bitmap = deleted.unwrap_or_default();
     bitmap.extend(gone.iter().map(|&(row, _)| row));
     let mut changes = Vec::new();
     if change_data && !gone.is_empty() {
         let rows: Vec<u64> = gone.iter().map(|&(row, _)| row).collect();
         let old = conformed(
             &schema,
-            &[files::read_rows(store, &view, None, &rows).await?],
+            &[files::DataFile::open(store, &view)
+                .await?
+                .rows(None, &rows)
+                .await?],
         )?;
         let updated: BooleanArray = gone.iter().map(|&(_, kind)| Some(kind != DELETE)).collect();
         let removed: BooleanArray = gone.iter().map(|&(_, kind)| Some(kind == DELETE)).collect();

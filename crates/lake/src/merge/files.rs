@@ -62,84 +62,99 @@ pub(crate) async fn read(
     view: &LogicalFileView,
     columns: Option<&[&str]>,
 ) -> DeltaResult<Vec<RecordBatch>> {
-    let mut builder = open(store, view).await?;
-    if let Some(columns) = columns {
-        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
-        builder = builder.with_projection(mask);
-    }
-    Ok(builder.build()?.try_collect().await?)
+    let file = DataFile::open(store, view).await?;
+    Ok(file
+        .builder(columns)
+        .with_batch_size(64 * 1024)
+        .build()?
+        .try_collect()
+        .await?)
 }
 
-/// The batches of a data file, all columns or only `columns`, as they are
-/// decoded (8,192 rows each, so that little is held at once).
-pub(crate) async fn stream(
-    store: ObjectStoreRef,
-    view: &LogicalFileView,
-    columns: Option<&[&str]>,
-) -> DeltaResult<ParquetRecordBatchStream<ParquetObjectReader>> {
-    let mut builder = open(store, view).await?.with_batch_size(8 * 1024);
-    if let Some(columns) = columns {
-        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
-        builder = builder.with_projection(mask);
-    }
-    Ok(builder.build()?)
+/// A data file with its footer read: every read of it after the first
+/// reuses the footer.
+pub(crate) struct DataFile {
+    reader: ParquetObjectReader,
+    metadata: ArrowReaderMetadata,
 }
 
-/// Reads rows `rows` (positions in the file, ascending, no repeats) of a
-/// data file, every column or only `columns`, as one batch. The values of
-/// the other rows are skipped, not decoded.
-pub(crate) async fn read_rows(
-    store: ObjectStoreRef,
-    view: &LogicalFileView,
-    columns: Option<&[&str]>,
-    rows: &[u64],
-) -> DeltaResult<RecordBatch> {
-    let size = u64::try_from(view.size()).unwrap_or(0);
-    let mut reader = ParquetObjectReader::new(store, view.object_store_path()).with_file_size(size);
-    let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await?;
-    let total = usize::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
-    let mut ranges: Vec<Range<usize>> = Vec::new();
-    for &row in rows {
-        let row = usize::try_from(row).unwrap_or(usize::MAX);
-        if row >= total {
-            return Err(DeltaTableError::Generic(format!(
-                "row {row} of a data file of {total} rows"
-            )));
+impl DataFile {
+    pub(crate) async fn open(store: ObjectStoreRef, view: &LogicalFileView) -> DeltaResult<Self> {
+        let size = u64::try_from(view.size()).unwrap_or(0);
+        let mut reader =
+            ParquetObjectReader::new(store, view.object_store_path()).with_file_size(size);
+        let metadata =
+            ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await?;
+        Ok(DataFile { reader, metadata })
+    }
+
+    /// A reader of every column or only `columns`.
+    fn builder(
+        &self,
+        columns: Option<&[&str]>,
+    ) -> ParquetRecordBatchStreamBuilder<ParquetObjectReader> {
+        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
+            self.reader.clone(),
+            self.metadata.clone(),
+        );
+        match columns {
+            Some(columns) => builder.with_projection(ProjectionMask::columns(
+                self.metadata.parquet_schema(),
+                columns.iter().copied(),
+            )),
+            None => builder,
         }
-        match ranges.last_mut() {
-            Some(last) if last.end == row => last.end += 1,
-            Some(last) if last.end > row => {
-                return Err(DeltaTableError::Generic(
-                    "rows to read must be ascending, without repeats".to_owned(),
-                ));
+    }
+
+    /// The batches of every column or only `columns`, as they are decoded
+    /// (8,192 rows each, so that little is held at once).
+    pub(crate) fn stream(
+        &self,
+        columns: Option<&[&str]>,
+    ) -> DeltaResult<ParquetRecordBatchStream<ParquetObjectReader>> {
+        Ok(self.builder(columns).with_batch_size(8 * 1024).build()?)
+    }
+
+    /// Rows `rows` (positions in the file, ascending, no repeats), every
+    /// column or only `columns`, as one batch. The values of the other rows
+    /// are skipped, not decoded.
+    pub(crate) async fn rows(
+        &self,
+        columns: Option<&[&str]>,
+        rows: &[u64],
+    ) -> DeltaResult<RecordBatch> {
+        let total =
+            usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
+        let mut ranges: Vec<Range<usize>> = Vec::new();
+        for &row in rows {
+            let row = usize::try_from(row).unwrap_or(usize::MAX);
+            if row >= total {
+                return Err(DeltaTableError::Generic(format!(
+                    "row {row} of a data file of {total} rows"
+                )));
             }
-            _ => ranges.push(row..row + 1),
+            match ranges.last_mut() {
+                Some(last) if last.end == row => last.end += 1,
+                Some(last) if last.end > row => {
+                    return Err(DeltaTableError::Generic(
+                        "rows to read must be ascending, without repeats".to_owned(),
+                    ));
+                }
+                _ => ranges.push(row..row + 1),
+            }
         }
+        let selection = RowSelection::from_consecutive_ranges(ranges.into_iter(), total);
+        let stream = self
+            .builder(columns)
+            .with_batch_size(rows.len().max(1))
+            .with_row_selection(selection)
+            .build()?;
+        // The stream's schema is the projected one (the builder's is the
+        // file's).
+        let schema = stream.schema().clone();
+        let batches: Vec<RecordBatch> = stream.try_collect().await?;
+        Ok(concat_batches(&schema, &batches)?)
     }
-    let selection = RowSelection::from_consecutive_ranges(ranges.into_iter(), total);
-    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
-        .with_batch_size(rows.len().max(1))
-        .with_row_selection(selection);
-    if let Some(columns) = columns {
-        let mask = ProjectionMask::columns(metadata.parquet_schema(), columns.iter().copied());
-        builder = builder.with_projection(mask);
-    }
-    let stream = builder.build()?;
-    // The stream's schema is the projected one (the builder's is the file's).
-    let schema = stream.schema().clone();
-    let batches: Vec<RecordBatch> = stream.try_collect().await?;
-    Ok(concat_batches(&schema, &batches)?)
-}
-
-async fn open(
-    store: ObjectStoreRef,
-    view: &LogicalFileView,
-) -> DeltaResult<ParquetRecordBatchStreamBuilder<ParquetObjectReader>> {
-    let size = u64::try_from(view.size()).unwrap_or(0);
-    let reader = ParquetObjectReader::new(store, view.object_store_path()).with_file_size(size);
-    Ok(ParquetRecordBatchStreamBuilder::new(reader)
-        .await?
-        .with_batch_size(64 * 1024))
 }
 
 /// Column `name` of `batch` as `data_type` (cast when the file or scan
