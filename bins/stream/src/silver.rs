@@ -34,7 +34,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use caresync_contract::{Contract, Severity};
-use caresync_core::{EventTime, Rejection, Version};
+use caresync_core::{EventTime, Rejection};
 use caresync_fhir::flatten::{Flattener, ResourceTable};
 use caresync_fhir::read::{Format as FhirFormat, NdjsonReader, RawResource, ReadOptions, detect};
 use caresync_hl7v2::Message;
@@ -215,12 +215,13 @@ struct FhirTable {
 }
 
 impl FhirSink {
-    /// Flattens one resource into its table; `Err` when it was refused.
+    /// Flattens one resource into its table, with its version as text;
+    /// `Err` when it was refused.
     fn push(
         &mut self,
         table: ResourceTable,
         json: &str,
-        version: &Version,
+        version: &str,
         row: u32,
     ) -> Result<(), Rejection> {
         let t = self.tables.entry(table).or_insert_with(|| FhirTable {
@@ -231,7 +232,7 @@ impl FhirSink {
             done: Vec::new(),
         });
         t.flattener.push(json).map_err(|e| e.to_rejection())?;
-        t.versions.push(version.to_string());
+        t.versions.push(version.to_owned());
         t.rows.push(row);
         self.pushed += 1;
         if t.flattener.is_full() {
@@ -373,6 +374,8 @@ fn route_message(
             return;
         }
     };
+    // Every resource of the message has its version.
+    let version = version.to_string();
     // The mapping says where each resource is in its Bundle: no need to
     // read the Bundle back.
     for resource in mapped.resources() {
@@ -391,13 +394,14 @@ fn route_message(
     }
 }
 
-/// Flattens `resource` into its table; types without a table are skipped.
+/// Flattens `resource` into its table (`version` is its version as text);
+/// types without a table are skipped.
 fn push_resource(
     fhir: &mut FhirSink,
     resource_type: &str,
     id: Option<&str>,
     json: &str,
-    version: &Version,
+    version: &str,
     row: u32,
 ) -> Result<(), Rejection> {
     let Some(table) = ResourceTable::from_resource_type(resource_type) else {
@@ -428,7 +432,7 @@ fn route_fhir(seq: i64, row: &BronzeRow, fhir: &mut FhirSink, routed: &mut Route
                 identity.resource_type(),
                 identity.id(),
                 r.json(),
-                &version,
+                &version.to_string(),
                 row.row,
             )
         });

@@ -524,8 +524,12 @@ impl LakeTable {
         report.tombstones = plan.new_tombstones.len() as u64;
 
         // Rewrite the files holding replaced rows; new keys to a new file.
-        let stats = WriterStatsConfig::from_config(snapshot.snapshot().table_configuration());
-        let writer = Writer::new(store.clone(), schema.clone(), stats);
+        let writer = Writer::new(
+            store.clone(),
+            schema.clone(),
+            WriterStatsConfig::from_config(snapshot.snapshot().table_configuration()),
+            snapshot.metadata().configuration(),
+        );
         let change_schema = writer.change_schema();
         let cdf = self.change_data_feed_enabled()?;
         let mut actions: Vec<Action> = Vec::new();

@@ -304,8 +304,12 @@ impl LakeTable {
     pub(crate) async fn write_files(&self, batches: &[RecordBatch]) -> Result<Vec<Add>, LakeError> {
         let snapshot = self.snapshot()?;
         check_batches(&snapshot.schema(), batches, &self.location.display)?;
-        let stats = WriterStatsConfig::from_config(snapshot.snapshot().table_configuration());
-        let writer = Writer::new(self.table.object_store(), self.schema()?, stats);
+        let writer = Writer::new(
+            self.table.object_store(),
+            self.schema()?,
+            WriterStatsConfig::from_config(snapshot.snapshot().table_configuration()),
+            snapshot.metadata().configuration(),
+        );
         writer
             .data(batches)
             .await

@@ -22,6 +22,9 @@ use deltalake::parquet::arrow::arrow_reader::{
 use deltalake::parquet::arrow::async_reader::{
     ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder,
 };
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::{DeltaResult, DeltaTableError};
 use futures::TryStreamExt as _;
 
@@ -196,19 +199,35 @@ pub(crate) fn conform(schema: &SchemaRef, batch: &RecordBatch) -> DeltaResult<Re
 
 /// Writes data files, one or more per call, for the table with `schema`
 /// (not partitioned) and the statistics settings `stats`.
+///
+/// Files are Snappy-compressed. Parquet statistics are kept for the columns
+/// whose Delta statistics the table collects (they are computed from them)
+/// and for nested columns; the other top-level columns get none: min/max of
+/// a resource's JSON or a raw payload serve no reader, and comparing and
+/// copying such values was a measurable part of writing them.
 #[derive(Clone)]
 pub(crate) struct Writer {
     store: ObjectStoreRef,
     schema: SchemaRef,
     stats: WriterStatsConfig,
+    properties: WriterProperties,
 }
 
 impl Writer {
-    pub(crate) fn new(store: ObjectStoreRef, schema: SchemaRef, stats: WriterStatsConfig) -> Self {
+    /// A writer for a table with `schema`, statistics settings `stats` and
+    /// table properties `config` (the metadata's configuration).
+    pub(crate) fn new(
+        store: ObjectStoreRef,
+        schema: SchemaRef,
+        stats: WriterStatsConfig,
+        config: &HashMap<String, String>,
+    ) -> Self {
+        let properties = parquet_properties(&schema, config);
         Writer {
             store,
             schema,
             stats,
+            properties,
         }
     }
 
@@ -216,7 +235,7 @@ impl Writer {
         WriterConfig::new(
             schema,
             Vec::new(),
-            None,
+            Some(self.properties.clone()),
             None,
             None,
             self.stats.num_indexed_cols,
@@ -277,6 +296,51 @@ impl Writer {
     }
 }
 
+/// The Parquet properties of a table's files: see [`Writer`].
+fn parquet_properties(schema: &Schema, config: &HashMap<String, String>) -> WriterProperties {
+    let mut properties = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    let covered = delta_stats_columns(schema, config);
+    for (field, covered) in schema.fields().iter().zip(covered) {
+        if !covered && !field.data_type().is_nested() {
+            properties = properties.set_column_statistics_enabled(
+                ColumnPath::from(field.name().as_str()),
+                EnabledStatistics::None,
+            );
+        }
+    }
+    properties.build()
+}
+
+/// Whether Delta collects statistics for each top-level column of
+/// `schema`, by the table properties `delta.dataSkippingStatsColumns` (the
+/// columns named) or `delta.dataSkippingNumIndexedCols` (the first n, -1
+/// for all; 32 when unset). A named nested field covers its column.
+pub(crate) fn delta_stats_columns(schema: &Schema, config: &HashMap<String, String>) -> Vec<bool> {
+    if let Some(list) = config.get("delta.dataSkippingStatsColumns") {
+        let named: Vec<String> = list.split(',').map(|c| c.trim().replace('`', "")).collect();
+        return schema
+            .fields()
+            .iter()
+            .map(|f| {
+                named.iter().any(|n| {
+                    n == f.name()
+                        || n.strip_prefix(f.name().as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
+                })
+            })
+            .collect();
+    }
+    let first = match config
+        .get("delta.dataSkippingNumIndexedCols")
+        .and_then(|n| n.trim().parse::<i64>().ok())
+    {
+        Some(n) if n < 0 => usize::MAX,
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => 32,
+    };
+    (0..schema.fields().len()).map(|i| i < first).collect()
+}
+
 /// `batch` with a `_change_type` column of `kind` appended.
 pub(crate) fn with_change_type(
     schema: &SchemaRef,
@@ -286,4 +350,54 @@ pub(crate) fn with_change_type(
     let mut columns = batch.columns().to_vec();
     columns.push(Arc::new(StringArray::from(vec![kind; batch.num_rows()])));
     RecordBatch::try_new(schema.clone(), columns).map_err(DeltaTableError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_statistics_cover_the_named_or_first_columns() {
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new(
+                "period",
+                DataType::Struct(vec![Field::new("start", DataType::Utf8, true)].into()),
+                true,
+            ),
+            Field::new("resource_json", DataType::Utf8, true),
+        ]);
+        let config = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            delta_stats_columns(&schema, &config(&[])),
+            [true, true, true, true]
+        );
+        assert_eq!(
+            delta_stats_columns(
+                &schema,
+                &config(&[("delta.dataSkippingNumIndexedCols", "2")])
+            ),
+            [true, true, false, false]
+        );
+        assert_eq!(
+            delta_stats_columns(
+                &schema,
+                &config(&[("delta.dataSkippingNumIndexedCols", "-1")])
+            ),
+            [true, true, true, true]
+        );
+        assert_eq!(
+            delta_stats_columns(
+                &schema,
+                &config(&[("delta.dataSkippingStatsColumns", "id, `period`.start,names")])
+            ),
+            [true, false, true, false]
+        );
+    }
 }

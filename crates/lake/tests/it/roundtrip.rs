@@ -270,3 +270,83 @@ async fn list_columns_built_by_arrow_append_and_read_back() {
         ]
     );
 }
+
+/// The Parquet statistics of `url`'s data files: for each file, whether
+/// each column (`id`, `name`) has any.
+fn parquet_statistics(url: &str) -> Vec<Vec<bool>> {
+    use deltalake::parquet::file::reader::{FileReader as _, SerializedFileReader};
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(url).expect("table folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "parquet") {
+            let reader = SerializedFileReader::new(std::fs::File::open(&path).expect("file"))
+                .expect("a Parquet file");
+            let group = reader.metadata().row_group(0);
+            out.push(
+                (0..group.num_columns())
+                    .map(|c| group.column(c).statistics().is_some())
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// The `minValues` of the Delta statistics of every add in `url`'s log.
+fn delta_min_values(url: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(std::path::Path::new(url).join("_delta_log")).expect("log") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            for line in std::fs::read_to_string(&path).expect("commit").lines() {
+                let action: serde_json::Value = serde_json::from_str(line).expect("action");
+                if let Some(stats) = action["add"]["stats"].as_str() {
+                    let stats: serde_json::Value = serde_json::from_str(stats).expect("stats");
+                    out.push(stats["minValues"].clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn files_keep_parquet_statistics_for_the_columns_delta_indexes_only() {
+    // Every column indexed (the default): every column has statistics.
+    let (_dir, url) = temp_table();
+    let mut table = create(&url).await;
+    table
+        .append(vec![batch(&[(1, Some("ada")), (2, Some("grace"))])])
+        .await
+        .expect("append");
+    assert_eq!(parquet_statistics(&url), vec![vec![true, true]]);
+
+    // Delta indexes `id` only: `name` is written without statistics, and
+    // the Delta statistics (computed from the Parquet ones) are unchanged.
+    let (_dir, url) = temp_table();
+    let mut table = LakeTable::open_or_create(
+        &url,
+        &spec().with_property("delta.dataSkippingStatsColumns", "id"),
+    )
+    .await
+    .expect("create");
+    table
+        .append(vec![batch(&[(1, Some("ada")), (2, Some("grace"))])])
+        .await
+        .expect("append");
+    table
+        .append(vec![batch(&[(3, Some("edsger"))])])
+        .await
+        .expect("second append");
+    assert_eq!(
+        parquet_statistics(&url),
+        vec![vec![true, false], vec![true, false]]
+    );
+    let mut mins = delta_min_values(&url);
+    mins.sort_by_key(|m| m["id"].as_i64());
+    assert_eq!(
+        mins,
+        vec![serde_json::json!({"id": 1}), serde_json::json!({"id": 3})]
+    );
+    assert_eq!(read(&table).await.len(), 3);
+}
