@@ -40,6 +40,9 @@ use crate::dlq::{self, DeadLetter};
 use crate::error::StreamError;
 use crate::silver::{Contracts, Routed, SilverTable, VERSION_COLUMN, route_rows};
 
+/// The column of a FHIR silver table holding the whole resource.
+const RESOURCE_JSON: &str = "resource_json";
+
 /// The `txn` application id of silver merges and dead-letter appends.
 pub const SILVER_APP_ID: &str = "caresync-stream/silver";
 
@@ -120,11 +123,24 @@ impl LakeLayout {
     }
 
     /// Opens (creating it when missing) a silver table, with its change
-    /// data feed on.
+    /// data feed on. A FHIR table collects Delta statistics for its
+    /// columns that are not nested, except `resource_json`: every value of
+    /// it starts with the same `{"resourceType":...,"id":"`, so its
+    /// truncated bounds would skip nothing, and its files are written
+    /// without Parquet statistics for it.
     pub async fn open_silver(&self, table: &SilverTable) -> Result<LakeTable, StreamError> {
-        let spec = TableSpec::new(&table.name, table.schema.clone())
+        let mut spec = TableSpec::new(&table.name, table.schema.clone())
             .with_change_data_feed(true)
             .with_storage_options(self.options.clone());
+        let fields = table.schema.fields();
+        if fields.iter().any(|f| f.name() == RESOURCE_JSON) {
+            let indexed: Vec<&str> = fields
+                .iter()
+                .filter(|f| !f.data_type().is_nested() && f.name() != RESOURCE_JSON)
+                .map(|f| f.name().as_str())
+                .collect();
+            spec = spec.with_property("delta.dataSkippingStatsColumns", indexed.join(","));
+        }
         Ok(LakeTable::open_or_create(&self.silver(&table.name), &spec).await?)
     }
 }

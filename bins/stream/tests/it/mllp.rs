@@ -48,6 +48,20 @@ async fn resent_messages_leave_one_silver_row_per_patient() {
     let mrns = texts(&patients, "mrn");
     assert_eq!(mrns.len(), expected.len(), "one row per patient");
     assert_eq!(mrns.into_iter().collect::<BTreeSet<_>>(), expected);
+    // Data skipping by every flat column but the resource's JSON.
+    let table = layout
+        .open_silver(&caresync_stream::silver::SilverTable::fhir(
+            caresync_fhir::flatten::ResourceTable::Patient,
+        ))
+        .await
+        .expect("patient table");
+    let indexed = table
+        .property("delta.dataSkippingStatsColumns")
+        .expect("metadata")
+        .expect("statistics columns named");
+    let indexed: Vec<&str> = indexed.split(',').collect();
+    assert!(indexed.contains(&"id") && indexed.contains(&"mrn"), "{indexed:?}");
+    assert!(!indexed.contains(&"resource_json"), "{indexed:?}");
     let ids = texts(&patients, "id");
     assert_eq!(
         ids.iter().collect::<BTreeSet<_>>().len(),
