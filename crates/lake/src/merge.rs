@@ -55,6 +55,7 @@
 
 mod dv;
 pub(crate) mod files;
+mod index;
 mod keys;
 
 use std::collections::{BTreeMap, HashMap};
@@ -86,6 +87,7 @@ use futures::TryStreamExt as _;
 use roaring::RoaringTreemap;
 
 use self::files::Writer;
+pub(crate) use self::index::KeyIndex;
 use self::keys::Codec;
 use crate::error::write_error;
 use crate::spec::check_batches;
@@ -395,10 +397,29 @@ impl LakeTable {
             None => HashMap::new(),
         };
 
+        // The handle's key index, out of the handle while its snapshot is
+        // borrowed; put back when the merge is staged (a merge that fails
+        // leaves an empty index, which costs reads only).
+        let mut index = std::mem::take(&mut self.key_index);
         // Files that may hold the batch's keys, then the rows they hold.
         let snapshot = self.snapshot()?;
         let views: Vec<LogicalFileView> = snapshot.log_data().iter().collect();
         let candidates = candidates(&views, &schema, &key_at, &codec, &sorted_keys);
+        // Of those, the files the key index knows to hold none of the
+        // batch's keys are not read.
+        let mut wanted_hashes: Vec<u64> = deduped
+            .winners()
+            .iter()
+            .map(|w| index.hash(&w.key))
+            .collect();
+        wanted_hashes.sort_unstable();
+        wanted_hashes.dedup();
+        let paths: Vec<String> = views.iter().map(|v| v.path().into_owned()).collect();
+        index.prepare(&key_at, paths.iter().map(String::as_str));
+        let candidates: Vec<usize> = candidates
+            .into_iter()
+            .filter(|&f| index.may_hold(&paths[f], &wanted_hashes) != Some(false))
+            .collect();
         let store = self.table.object_store();
         // The change row of each winning delete: its key columns become the
         // tombstone.
@@ -415,9 +436,17 @@ impl LakeTable {
             Arc::new(deduped.winners().iter().map(|w| w.key.clone()).collect());
         report.files_read = candidates.len() as u64;
         // Collected before awaiting, as for the rewrites below.
+        // Each file read is learnt by the index while it has room (a file
+        // without a row count is not).
+        let mut room = index.room();
         let reads: Vec<_> = candidates
             .iter()
             .map(|&file| {
+                let rows = views[file].num_records().unwrap_or(usize::MAX);
+                let learn = (rows <= room).then(|| {
+                    room -= rows;
+                    index.hasher()
+                });
                 find_hits(
                     store.clone(),
                     views[file].clone(),
@@ -426,6 +455,7 @@ impl LakeTable {
                     key_at.clone(),
                     spec.version.clone(),
                     wanted.clone(),
+                    learn,
                 )
             })
             .collect();
@@ -438,6 +468,9 @@ impl LakeTable {
         for f in found {
             if let Some(d) = f.deleted {
                 deleted.insert(f.file.0, d);
+            }
+            if let Some(keys) = f.keys {
+                index.insert(paths[f.file.0 as usize].clone(), keys);
             }
             found_hits.extend(f.hits);
         }
@@ -621,6 +654,7 @@ impl LakeTable {
                 .map_err(|e| {
                     write_error(&url, "merge (writing a data file)", Some(self.version()), e)
                 })?;
+            index.insert_written(&adds, written.iter().map(|&r| &*changes.keys[r as usize]));
             actions.extend(adds.into_iter().map(Action::Add));
         } else {
             // Files are rewritten in parallel, one per core at a time.
@@ -672,6 +706,7 @@ impl LakeTable {
                 let adds = writer.data(&rows).await.map_err(|e| {
                     write_error(&url, "merge (writing a data file)", Some(self.version()), e)
                 })?;
+                index.insert_written(&adds, new_keys.iter().map(|&r| &*changes.keys[r as usize]));
                 actions.extend(adds.into_iter().map(Action::Add));
             }
         }
@@ -718,6 +753,7 @@ impl LakeTable {
             Some(batch)
         };
 
+        self.key_index = index;
         Ok(Stage::Staged(StagedMerge {
             app_id: app_id.to_owned(),
             seq,
@@ -1038,6 +1074,8 @@ fn conformed(schema: &SchemaRef, batches: &[RecordBatch]) -> DeltaResult<RecordB
 /// What searching one candidate file found.
 struct Found {
     file: FileId,
+    /// The hashes of the keys of all its rows, when asked for.
+    keys: Option<Vec<u64>>,
     /// The rows its deletion vector marks, if it has one.
     deleted: Option<RoaringTreemap>,
     /// Its live rows whose key is wanted, with their version and place.
@@ -1045,7 +1083,8 @@ struct Found {
 }
 
 /// The live rows of one candidate file whose key is `wanted`, with their
-/// version and place.
+/// version and place; with `learn`, also the hashes of all its keys.
+#[allow(clippy::too_many_arguments)]
 async fn find_hits(
     store: ObjectStoreRef,
     view: LogicalFileView,
@@ -1054,6 +1093,7 @@ async fn find_hits(
     key_at: Vec<usize>,
     version: String,
     wanted: Arc<KeySet>,
+    learn: Option<foldhash::fast::RandomState>,
 ) -> DeltaResult<Found> {
     let bad = |detail: String| DeltaTableError::Generic(detail);
     let deleted = match view.deletion_vector_descriptor() {
@@ -1071,6 +1111,7 @@ async fn find_hits(
     // only.
     let mut met: Vec<u64> = Vec::new();
     let mut met_keys: Vec<Box<[u8]>> = Vec::new();
+    let mut keys: Option<Vec<u64>> = learn.as_ref().map(|_| Vec::new());
     let mut row = 0_u64;
     while let Some(b) = batches.try_next().await? {
         let key_columns: Vec<ArrayRef> = key_at
@@ -1084,6 +1125,9 @@ async fn find_hits(
             if wanted.contains(key) && !deleted.as_ref().is_some_and(|d| d.contains(at)) {
                 met.push(at);
                 met_keys.push(key.into());
+            }
+            if let (Some(keys), Some(hasher)) = (&mut keys, &learn) {
+                keys.push(std::hash::BuildHasher::hash_one(hasher, key));
             }
         }
         row += b.num_rows() as u64;
@@ -1108,6 +1152,7 @@ async fn find_hits(
     }
     Ok(Found {
         file,
+        keys,
         deleted,
         hits: out,
     })

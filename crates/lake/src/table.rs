@@ -28,6 +28,9 @@ pub struct LakeTable {
     /// The last `txn` this handle committed, while nothing else was
     /// committed after it (see `LakeTable::append_idempotent`).
     pub(crate) known_txn: Option<crate::write::KnownTxn>,
+    /// The keys of the data files this handle's merges have read or
+    /// written.
+    pub(crate) key_index: crate::merge::KeyIndex,
 }
 
 impl fmt::Debug for LakeTable {
@@ -128,6 +131,7 @@ impl OpenOptions {
                 table,
                 location,
                 known_txn: None,
+                key_index: crate::merge::KeyIndex::default(),
             }),
             Err(DeltaTableError::NotATable(_)) => Err(LakeError::NotATable { url: url.clone() }),
             Err(source) => {
@@ -298,6 +302,7 @@ impl LakeTable {
                             table: created,
                             location,
                             known_txn: None,
+                            key_index: crate::merge::KeyIndex::default(),
                         });
                     }
                     Err(create_error) => {
@@ -321,6 +326,7 @@ impl LakeTable {
             table,
             location,
             known_txn: None,
+            key_index: crate::merge::KeyIndex::default(),
         };
         this.check_against(spec, &delta_schema)?;
         Ok(this)

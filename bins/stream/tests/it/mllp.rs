@@ -60,7 +60,10 @@ async fn resent_messages_leave_one_silver_row_per_patient() {
         .expect("metadata")
         .expect("statistics columns named");
     let indexed: Vec<&str> = indexed.split(',').collect();
-    assert!(indexed.contains(&"id") && indexed.contains(&"mrn"), "{indexed:?}");
+    assert!(
+        indexed.contains(&"id") && indexed.contains(&"mrn"),
+        "{indexed:?}"
+    );
     assert!(!indexed.contains(&"resource_json"), "{indexed:?}");
     let ids = texts(&patients, "id");
     assert_eq!(

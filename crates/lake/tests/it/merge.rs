@@ -506,6 +506,44 @@ async fn bad_changes_are_rejected_with_row_and_column_and_nothing_is_written() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn files_whose_keys_a_handle_knows_are_not_read_when_they_hold_none_of_the_batch() {
+    // Four files whose key ranges all overlap (keys i, i + 4, i + 8, ...),
+    // as with hashed ids: key statistics rule none of them out.
+    let (_dir, url) = temp_table();
+    let mut table = create(&url).await;
+    for seq in 1..=4_i64 {
+        let c: Vec<C<'_>> = (0..50)
+            .map(|n| (n * 4 + seq - 1, Some("x"), Some(1), "insert"))
+            .collect();
+        merge(&mut table, seq, &c).await;
+    }
+    // The handle wrote them: it reads only the one holding key 9.
+    let update = |version| [(9, Some("y"), Some(version), "update")];
+    let r = merge(&mut table, 5, &update(2)).await;
+    assert_eq!((r.files_read, r.updated), (1, 1));
+    // New keys: no file is read.
+    let r = merge(&mut table, 6, &[(1000, Some("n"), Some(1), "insert")]).await;
+    assert_eq!((r.files_read, r.inserted), (0, 1));
+
+    // A handle opened afresh knows nothing: it reads every file whose
+    // statistics cover key 9 (not the one of key 1000), then only those
+    // that may hold the batch's keys: the file the last rewrite wrote.
+    let mut other = LakeTable::open(&url).await.expect("open");
+    let r = merge(&mut other, 7, &update(3)).await;
+    assert_eq!((r.files_read, r.updated), (4, 1));
+    let r = merge(&mut other, 8, &update(4)).await;
+    assert_eq!((r.files_read, r.updated), (1, 1));
+    // A file another writer added is read; rows stay right throughout.
+    merge(&mut table, 9, &[(1000, Some("m"), Some(2), "update")]).await;
+    let r = merge(&mut other, 10, &[(1000, Some("k"), Some(3), "update")]).await;
+    assert_eq!((r.files_read, r.updated), (1, 1));
+    let all = read(&other).await;
+    assert_eq!(all.len(), 201);
+    assert!(all.contains(&(9, Some("y".to_owned()))));
+    assert!(all.contains(&(1000, Some("k".to_owned()))));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn only_files_that_may_hold_a_changed_key_are_read_and_rewritten() {
     let (_dir, url) = temp_table();
     let mut table = create(&url).await;
