@@ -127,7 +127,8 @@ impl LakeLayout {
     /// columns that are not nested, except `resource_json`: every value of
     /// it starts with the same `{"resourceType":...,"id":"`, so its
     /// truncated bounds would skip nothing, and its files are written
-    /// without Parquet statistics for it.
+    /// without Parquet statistics for it. Its key and `resource_json`,
+    /// distinct in every row, are written without dictionary encoding.
     pub async fn open_silver(&self, table: &SilverTable) -> Result<LakeTable, StreamError> {
         let mut spec = TableSpec::new(&table.name, table.schema.clone())
             .with_change_data_feed(true)
@@ -139,7 +140,12 @@ impl LakeLayout {
                 .filter(|f| !f.data_type().is_nested() && f.name() != RESOURCE_JSON)
                 .map(|f| f.name().as_str())
                 .collect();
-            spec = spec.with_property("delta.dataSkippingStatsColumns", indexed.join(","));
+            spec = spec
+                .with_property("delta.dataSkippingStatsColumns", indexed.join(","))
+                .with_property(
+                    caresync_lake::PLAIN_COLUMNS_PROPERTY,
+                    format!("{},{RESOURCE_JSON}", table.keys.join(",")),
+                );
         }
         Ok(LakeTable::open_or_create(&self.silver(&table.name), &spec).await?)
     }

@@ -79,6 +79,11 @@ pub use error::LakeError;
 /// (`"encounter_id"`, `"tenant,mrn"`): forward sync serves the table with
 /// this key when its configuration names none.
 pub const PRIMARY_KEY_PROPERTY: &str = "caresync.primaryKey";
+/// The table property naming columns, comma-separated, whose values are
+/// (nearly) all distinct, such as a key or a whole record's JSON: the
+/// table's data files write them without dictionary encoding, which would
+/// only hash and copy every value before falling back to plain pages.
+pub const PLAIN_COLUMNS_PROPERTY: &str = "caresync.plainColumns";
 pub use merge::{MergeOutcome, MergeReport, MergeSpec, Stage, StagedMerge, TOMBSTONE_TABLE};
 pub use read::{CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN};
 pub use spec::TableSpec;

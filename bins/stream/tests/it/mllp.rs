@@ -65,6 +65,13 @@ async fn resent_messages_leave_one_silver_row_per_patient() {
         "{indexed:?}"
     );
     assert!(!indexed.contains(&"resource_json"), "{indexed:?}");
+    assert_eq!(
+        table
+            .property(caresync_lake::PLAIN_COLUMNS_PROPERTY)
+            .expect("metadata")
+            .as_deref(),
+        Some("id,resource_json")
+    );
     let ids = texts(&patients, "id");
     assert_eq!(
         ids.iter().collect::<BTreeSet<_>>().len(),

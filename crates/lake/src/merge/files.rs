@@ -200,7 +200,9 @@ pub(crate) fn conform(schema: &SchemaRef, batch: &RecordBatch) -> DeltaResult<Re
 /// Writes data files, one or more per call, for the table with `schema`
 /// (not partitioned) and the statistics settings `stats`.
 ///
-/// Files are Snappy-compressed. Parquet statistics are kept for the columns
+/// Files are Snappy-compressed; the columns the table property
+/// [`crate::PLAIN_COLUMNS_PROPERTY`] names are not dictionary-encoded.
+/// Parquet statistics are kept for the columns
 /// whose Delta statistics the table collects (they are computed from them)
 /// and for nested columns; the other top-level columns get none: min/max of
 /// a resource's JSON or a raw payload serve no reader, and comparing and
@@ -299,6 +301,11 @@ impl Writer {
 /// The Parquet properties of a table's files: see [`Writer`].
 fn parquet_properties(schema: &Schema, config: &HashMap<String, String>) -> WriterProperties {
     let mut properties = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    if let Some(plain) = config.get(crate::PLAIN_COLUMNS_PROPERTY) {
+        for name in plain.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            properties = properties.set_column_dictionary_enabled(ColumnPath::from(name), false);
+        }
+    }
     let covered = delta_stats_columns(schema, config);
     for (field, covered) in schema.fields().iter().zip(covered) {
         if !covered && !field.data_type().is_nested() {

@@ -271,9 +271,12 @@ async fn list_columns_built_by_arrow_append_and_read_back() {
     );
 }
 
-/// The Parquet statistics of `url`'s data files: for each file, whether
-/// each column (`id`, `name`) has any.
-fn parquet_statistics(url: &str) -> Vec<Vec<bool>> {
+/// For each data file of `url`, `what` of each column chunk (`id`,
+/// `name`) of its first row group.
+fn column_chunks(
+    url: &str,
+    what: impl Fn(&deltalake::parquet::file::metadata::ColumnChunkMetaData) -> bool,
+) -> Vec<Vec<bool>> {
     use deltalake::parquet::file::reader::{FileReader as _, SerializedFileReader};
     let mut out = Vec::new();
     for entry in std::fs::read_dir(url).expect("table folder") {
@@ -284,12 +287,17 @@ fn parquet_statistics(url: &str) -> Vec<Vec<bool>> {
             let group = reader.metadata().row_group(0);
             out.push(
                 (0..group.num_columns())
-                    .map(|c| group.column(c).statistics().is_some())
+                    .map(|c| what(group.column(c)))
                     .collect(),
             );
         }
     }
     out
+}
+
+/// Whether each column chunk of each data file has Parquet statistics.
+fn parquet_statistics(url: &str) -> Vec<Vec<bool>> {
+    column_chunks(url, |c| c.statistics().is_some())
 }
 
 /// The `minValues` of the Delta statistics of every add in `url`'s log.
@@ -349,4 +357,25 @@ async fn files_keep_parquet_statistics_for_the_columns_delta_indexes_only() {
         vec![serde_json::json!({"id": 1}), serde_json::json!({"id": 3})]
     );
     assert_eq!(read(&table).await.len(), 3);
+}
+
+#[tokio::test]
+async fn columns_named_plain_are_written_without_a_dictionary() {
+    let dictionary = |url: &str| column_chunks(url, |c| c.dictionary_page_offset().is_some());
+    let rows = [(1, Some("ada")), (2, Some("grace")), (3, Some("ada"))];
+    let (_dir, url) = temp_table();
+    let mut table = create(&url).await;
+    table.append(vec![batch(&rows)]).await.expect("append");
+    assert_eq!(dictionary(&url), vec![vec![true, true]]);
+
+    let (_dir, url) = temp_table();
+    let mut table = LakeTable::open_or_create(
+        &url,
+        &spec().with_property(caresync_lake::PLAIN_COLUMNS_PROPERTY, "id"),
+    )
+    .await
+    .expect("create");
+    table.append(vec![batch(&rows)]).await.expect("append");
+    assert_eq!(dictionary(&url), vec![vec![false, true]]);
+    assert_eq!(read(&table).await, owned(&rows));
 }
