@@ -415,7 +415,8 @@ impl LakeTable {
         wanted_hashes.sort_unstable();
         wanted_hashes.dedup();
         let paths: Vec<String> = views.iter().map(|v| v.path().into_owned()).collect();
-        index.prepare(&key_at, paths.iter().map(String::as_str));
+        let key_fields: Vec<Field> = key_at.iter().map(|&i| schema.field(i).clone()).collect();
+        index.prepare(&key_fields, paths.iter().map(String::as_str));
         let candidates: Vec<usize> = candidates
             .into_iter()
             .filter(|&f| index.may_hold(&paths[f], &wanted_hashes) != Some(false))

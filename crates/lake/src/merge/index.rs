@@ -14,6 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher as _;
 
+use deltalake::arrow::datatypes::Field;
 use deltalake::kernel::Add;
 
 /// Key hashes held at most, over all files (64 MiB).
@@ -24,8 +25,8 @@ const HELD_MAX: usize = 8 << 20;
 pub(crate) struct KeyIndex {
     /// Hashes are compared within one handle only.
     hasher: foldhash::fast::RandomState,
-    /// The key columns (positions in the schema) the hashes are of.
-    key_at: Vec<usize>,
+    /// The key columns (names, types) the hashes are of.
+    keys: Vec<Field>,
     /// Per data file path (as in its `add` action): its key hashes, sorted
     /// and unique.
     files: HashMap<String, Box<[u64]>>,
@@ -44,14 +45,15 @@ impl KeyIndex {
         self.hasher.clone()
     }
 
-    /// Readies the index for a merge on `key_at` of a table whose data
-    /// files are `live`: forgets everything when the key columns changed,
-    /// and the files no longer in the table.
-    pub(crate) fn prepare<'a>(&mut self, key_at: &[usize], live: impl Iterator<Item = &'a str>) {
-        if self.key_at != key_at {
+    /// Readies the index for a merge on the key columns `keys` of a table
+    /// whose data files are `live`: forgets everything when the key columns
+    /// (or their types, which their encoding follows) changed, and the
+    /// files no longer in the table.
+    pub(crate) fn prepare<'a>(&mut self, keys: &[Field], live: impl Iterator<Item = &'a str>) {
+        if self.keys != keys {
             self.files.clear();
             self.held = 0;
-            self.key_at = key_at.to_vec();
+            self.keys = keys.to_vec();
         }
         if self.files.is_empty() {
             return;
@@ -128,8 +130,9 @@ mod tests {
 
     #[test]
     fn a_file_is_ruled_out_only_when_it_holds_none_of_the_keys() {
+        let id = Field::new("id", deltalake::arrow::datatypes::DataType::Utf8, false);
         let mut index = KeyIndex::default();
-        index.prepare(&[0], std::iter::empty());
+        index.prepare(std::slice::from_ref(&id), std::iter::empty());
         let h = |k: &str| index.hash(k.as_bytes());
         let (a, b, c) = (h("a"), h("b"), h("c"));
         index.insert("f1".into(), vec![a, b, a]);
@@ -143,9 +146,14 @@ mod tests {
         // Files gone from the table, and everything when the key columns
         // change, are forgotten.
         index.insert("f2".into(), vec![c]);
-        index.prepare(&[0], ["f2"].into_iter());
+        index.prepare(std::slice::from_ref(&id), ["f2"].into_iter());
         assert_eq!((index.len(), index.held), (1, 1));
-        index.prepare(&[0, 1], ["f2"].into_iter());
+        let wider = Field::new(
+            "id",
+            deltalake::arrow::datatypes::DataType::LargeUtf8,
+            false,
+        );
+        index.prepare(&[wider], ["f2"].into_iter());
         assert_eq!((index.len(), index.held), (0, 0));
         assert_eq!(index.may_hold("f2", &wanted), None);
     }
