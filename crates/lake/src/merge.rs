@@ -80,7 +80,6 @@ use deltalake::kernel::{
     Action, Add, DeletionVectorDescriptor, LogicalFileView, Remove, Transaction,
 };
 use deltalake::logstore::ObjectStoreRef;
-use deltalake::operations::write::WriterStatsConfig;
 use deltalake::protocol::DeltaOperation;
 use deltalake::{DeltaResult, DeltaTableError};
 use futures::TryStreamExt as _;
@@ -558,12 +557,7 @@ impl LakeTable {
         report.tombstones = plan.new_tombstones.len() as u64;
 
         // Rewrite the files holding replaced rows; new keys to a new file.
-        let writer = Writer::new(
-            store.clone(),
-            schema.clone(),
-            WriterStatsConfig::from_config(snapshot.snapshot().table_configuration()),
-            snapshot.metadata().configuration(),
-        );
+        let writer = Writer::new(store.clone(), schema.clone(), snapshot);
         let change_schema = writer.change_schema();
         let cdf = self.change_data_feed_enabled()?;
         let mut actions: Vec<Action> = Vec::new();

@@ -5,7 +5,7 @@ use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::delta_datafusion::{DataFusionMixins as _, create_session};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Transaction};
-use deltalake::operations::write::{SchemaMode, WriterStatsConfig};
+use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 
 use crate::LakeError;
@@ -304,12 +304,7 @@ impl LakeTable {
     pub(crate) async fn write_files(&self, batches: &[RecordBatch]) -> Result<Vec<Add>, LakeError> {
         let snapshot = self.snapshot()?;
         check_batches(&snapshot.schema(), batches, &self.location.display)?;
-        let writer = Writer::new(
-            self.table.object_store(),
-            self.schema()?,
-            WriterStatsConfig::from_config(snapshot.snapshot().table_configuration()),
-            snapshot.metadata().configuration(),
-        );
+        let writer = Writer::new(self.table.object_store(), self.schema()?, snapshot);
         writer
             .data(batches)
             .await

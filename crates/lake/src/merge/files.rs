@@ -25,6 +25,7 @@ use deltalake::parquet::arrow::async_reader::{
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
+use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaResult, DeltaTableError};
 use futures::TryStreamExt as _;
 
@@ -216,19 +217,18 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// A writer for a table with `schema`, statistics settings `stats` and
-    /// table properties `config` (the metadata's configuration).
+    /// A writer for the table with `schema` whose loaded state is
+    /// `snapshot` (its statistics settings and table properties).
     pub(crate) fn new(
         store: ObjectStoreRef,
         schema: SchemaRef,
-        stats: WriterStatsConfig,
-        config: &HashMap<String, String>,
+        snapshot: &DeltaTableState,
     ) -> Self {
-        let properties = parquet_properties(&schema, config);
+        let properties = parquet_properties(&schema, snapshot.metadata().configuration());
         Writer {
             store,
             schema,
-            stats,
+            stats: WriterStatsConfig::from_config(snapshot.snapshot().table_configuration()),
             properties,
         }
     }
@@ -322,7 +322,7 @@ fn parquet_properties(schema: &Schema, config: &HashMap<String, String>) -> Writ
 /// `schema`, by the table properties `delta.dataSkippingStatsColumns` (the
 /// columns named) or `delta.dataSkippingNumIndexedCols` (the first n, -1
 /// for all; 32 when unset). A named nested field covers its column.
-pub(crate) fn delta_stats_columns(schema: &Schema, config: &HashMap<String, String>) -> Vec<bool> {
+fn delta_stats_columns(schema: &Schema, config: &HashMap<String, String>) -> Vec<bool> {
     if let Some(list) = config.get("delta.dataSkippingStatsColumns") {
         let named: Vec<String> = list.split(',').map(|c| c.trim().replace('`', "")).collect();
         return schema
