@@ -28,8 +28,8 @@ use std::time::{Instant, SystemTime};
 use caresync_core::ErrorCode;
 use caresync_hl7v2::mllp::{MllpCodec, MllpDecoder, encode_frame};
 use caresync_hl7v2::{Ack, AckCode, AckMode, Message, Severity};
-use futures::StreamExt as _;
 use futures::stream::FuturesOrdered;
+use futures::{FutureExt as _, StreamExt as _};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::FramedRead;
@@ -95,15 +95,20 @@ async fn connection(
         tokio::select! {
             biased;
             Some(ack) = pending.next(), if !pending.is_empty() => {
-                let ack: Option<Vec<u8>> = ack;
-                if let Some(ack) = ack {
-                    out.clear();
-                    encode_frame(&ack, &mut out);
-                    if write.write_all(&out).await.is_err() {
-                        // The sender is gone: what is in flight is still
-                        // written to bronze, unacknowledged.
-                        reading = false;
+                // A bronze commit makes many frames durable at once: their
+                // acknowledgements, in order, go out in one write.
+                out.clear();
+                let mut next: Option<Option<Vec<u8>>> = Some(ack);
+                while let Some(ack) = next {
+                    if let Some(ack) = ack {
+                        encode_frame(&ack, &mut out);
                     }
+                    next = pending.next().now_or_never().flatten();
+                }
+                if !out.is_empty() && write.write_all(&out).await.is_err() {
+                    // The sender is gone: what is in flight is still
+                    // written to bronze, unacknowledged.
+                    reading = false;
                 }
             }
             () = cancel.cancelled(), if reading => reading = false,
