@@ -34,6 +34,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
 use crate::error::StreamError;
+use crate::handoff::{Handoff, Offered};
 use crate::ingest::{Format, IngestError, Pending, Receipt};
 
 /// The `txn` application id of bronze commits.
@@ -288,6 +289,9 @@ pub struct Batching {
     pub max_rows: usize,
     /// How long the first message of a batch waits for company.
     pub linger: Duration,
+    /// Bytes of committed batches held in memory for the silver stage, at
+    /// most; a batch beyond them is read back from the table by silver.
+    pub queued_bytes: usize,
 }
 
 impl Default for Batching {
@@ -295,6 +299,8 @@ impl Default for Batching {
         Batching {
             max_rows: 5_000,
             linger: Duration::from_millis(5),
+            // A burst of ~100,000 HL7 ADT messages.
+            queued_bytes: 256 << 20,
         }
     }
 }
@@ -305,7 +311,7 @@ impl Default for Batching {
 pub(crate) async fn run_writer(
     table: LakeTable,
     mut rx: mpsc::Receiver<Pending>,
-    committed: mpsc::Sender<BronzeBatch>,
+    committed: Handoff,
     batching: Batching,
 ) {
     // The writer is bronze's only appender: it commits without reloading
@@ -369,7 +375,7 @@ pub(crate) async fn run_writer(
             Ok(_) => {
                 // A full queue means silver lags: it reads the batch back
                 // from the table when it catches up.
-                if let Err(mpsc::error::TrySendError::Closed(_)) = committed.try_send(batch) {
+                if committed.offer(batch) == Offered::Closed {
                     tracing::debug!("silver stage stopped; bronze keeps writing");
                 }
             }

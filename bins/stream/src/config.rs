@@ -8,6 +8,7 @@
 //! [batching]
 //! max_rows = 5000               # most messages in one bronze commit
 //! linger = "5ms"                # how long a batch waits for company
+//! queued_mib = 256              # committed batches held for silver (MiB)
 //!
 //! [mllp]
 //! listen = "127.0.0.1:2575"     # HL7 v2 over MLLP
@@ -68,6 +69,8 @@ pub struct BatchingConfig {
     /// How long a batch waits for company (`5ms`).
     #[serde(default, with = "humantime_serde_opt")]
     pub linger: Option<Duration>,
+    /// MiB of committed batches held in memory for the silver stage.
+    pub queued_mib: Option<usize>,
 }
 
 /// A listener's address.
@@ -143,6 +146,10 @@ impl Config {
         Batching {
             max_rows: self.batching.max_rows.unwrap_or(d.max_rows).max(1),
             linger: self.batching.linger.unwrap_or(d.linger),
+            queued_bytes: self
+                .batching
+                .queued_mib
+                .map_or(d.queued_bytes, |mib| mib.saturating_mul(1 << 20)),
         }
     }
 
@@ -178,7 +185,7 @@ mod tests {
         let path = dir.path().join("stream.toml");
         std::fs::write(
             &path,
-            "lake = \"lake\"\n[batching]\nmax_rows = 10\nlinger = \"20ms\"\n[mllp]\nlisten = \"127.0.0.1:2575\"\n[landing]\npath = \"in\"\npoll = \"2s\"\n",
+            "lake = \"lake\"\n[batching]\nmax_rows = 10\nlinger = \"20ms\"\nqueued_mib = 64\n[mllp]\nlisten = \"127.0.0.1:2575\"\n[landing]\npath = \"in\"\npoll = \"2s\"\n",
         )
         .expect("write");
         let c = Config::load(&path).expect("a configuration");
@@ -188,6 +195,7 @@ mod tests {
         );
         assert_eq!(c.batching().max_rows, 10);
         assert_eq!(c.batching().linger, Duration::from_millis(20));
+        assert_eq!(c.batching().queued_bytes, 64 << 20);
         assert_eq!(c.mllp.map(|m| m.listen.port()), Some(2575));
         let landing = c.landing.expect("landing");
         assert_eq!(landing.path, dir.path().join("in"));

@@ -29,6 +29,7 @@ mod config;
 pub mod dlq;
 mod error;
 pub mod folder;
+mod handoff;
 pub mod http;
 pub mod ingest;
 pub mod metrics;

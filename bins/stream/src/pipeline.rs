@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bronze::{self, Batching};
 use crate::error::StreamError;
+use crate::handoff::Handoff;
 use crate::ingest::IngestHandle;
 use crate::silver::Contracts;
 use crate::worker::{self, LakeLayout, Silver, SilverStats};
@@ -144,7 +145,7 @@ impl Pipeline {
         let (tx, rx) = mpsc::channel(settings.batching.max_rows.max(1) * 4);
         // Batches waiting for silver, bounded in memory: when silver lags
         // further, it reads the batches back from the bronze table.
-        let (committed_tx, committed_rx) = mpsc::channel(worker::QUEUED_BATCHES);
+        let (committed_tx, committed_rx) = Handoff::bounded(settings.batching.queued_bytes);
         let cancel = CancellationToken::new();
         let writer = tokio::spawn(bronze::run_writer(
             bronze_table,

@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bronze::{self, BronzeBatch, BronzeRow, micros};
 use crate::dlq::{self, DeadLetter};
 use crate::error::StreamError;
+use crate::handoff::Queued;
 use crate::silver::{Contracts, Routed, SilverTable, VERSION_COLUMN, route_rows};
 
 /// The column of a FHIR silver table holding the whole resource.
@@ -46,10 +47,9 @@ const RESOURCE_JSON: &str = "resource_json";
 /// The `txn` application id of silver merges and dead-letter appends.
 pub const SILVER_APP_ID: &str = "caresync-stream/silver";
 
-/// Bronze batches the silver stage holds in memory at most (queued from
-/// the writer, or read back from the table at once): up to 8 × 5,000
-/// messages with the default batching.
-pub(crate) const QUEUED_BATCHES: usize = 8;
+/// Bronze batches the silver stage reads back from the table at once: up
+/// to 8 × 5,000 messages with the default batching.
+const READ_BATCHES: usize = 8;
 
 /// Bronze messages the silver stage takes from its queue as one group, at
 /// most (it takes at least one batch).
@@ -213,7 +213,7 @@ impl Silver {
     async fn catch_up(&mut self, to: i64) -> Result<(), StreamError> {
         while self.next <= to {
             // A bounded number of batches in memory at once.
-            let upto = to.min(self.next + QUEUED_BATCHES as i64 - 1);
+            let upto = to.min(self.next + READ_BATCHES as i64 - 1);
             let mut batches = bronze::read_batches(&mut self.bronze, self.next, upto).await?;
             batches.retain(|b| b.seq >= self.next);
             let n = batches.len();
@@ -555,7 +555,7 @@ fn conform(
 /// batch is tried again, waiting longer each time (up to 30 s).
 pub(crate) async fn run(
     mut silver: Silver,
-    mut rx: mpsc::Receiver<BronzeBatch>,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
     cancel: CancellationToken,
 ) {
     let mut backoff = Backoff::new();
@@ -568,8 +568,8 @@ pub(crate) async fn run(
             () = cancel.cancelled() => return,
             b = tokio::time::timeout(IDLE_CATCH_UP, rx.recv()) => b,
         };
-        let batch = match batch {
-            Ok(Some(batch)) => batch,
+        let queued = match batch {
+            Ok(Some(queued)) => queued,
             Ok(None) => break,
             // Idle: batches the full queue could not take are in the table.
             Err(_) => {
@@ -579,14 +579,17 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        // Whatever else waits joins the group.
-        let mut rows = batch.rows.len();
-        let mut group = vec![batch];
+        // Whatever else waits joins the group. The batches' room in the
+        // queue is held until the group is applied.
+        let mut rows = queued.batch.rows.len();
+        let mut group = vec![queued.batch];
+        let mut held = vec![queued.held];
         while rows < GROUP_ROWS {
             match rx.try_recv() {
-                Ok(b) => {
-                    rows += b.rows.len();
-                    group.push(b);
+                Ok(q) => {
+                    rows += q.batch.rows.len();
+                    group.push(q.batch);
+                    held.push(q.held);
                 }
                 Err(_) => break,
             }
@@ -595,6 +598,7 @@ pub(crate) async fn run(
         if !backoff.persist(&cancel, &mut silver, &step).await {
             return;
         }
+        drop(held);
     }
     // The writer stopped: apply what the queue dropped, then checkpoint.
     backoff.persist(&cancel, &mut silver, &Step::CatchUp).await;

@@ -89,6 +89,39 @@ async fn resent_messages_leave_one_silver_row_per_patient() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_the_full_queue_drops_are_read_back_from_bronze() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let layout = layout(&dir);
+    let mut settings = settings(&layout);
+    // No batch fits: silver gets every batch from the bronze table.
+    settings.batching.queued_bytes = 0;
+    settings.batching.max_rows = 7;
+    let running = Running::start(settings).await;
+    let messages = admissions(11, 60);
+    let mut client = Client::connect(running.addr).await;
+    for m in &messages {
+        client.send(&m.bytes).await;
+    }
+    for _ in &messages {
+        assert!(accepted(&client.ack().await));
+    }
+    let stats = running.stop().await;
+
+    let bronze = rows(&layout.bronze()).await;
+    assert_eq!(count(&bronze), messages.len());
+    let patients = rows(&layout.silver("patient")).await;
+    let expected: BTreeSet<String> = messages
+        .iter()
+        .flat_map(|m| m.patients.iter().map(|p| p.mrn.clone()))
+        .collect();
+    let mrns = texts(&patients, "mrn");
+    assert_eq!(mrns.len(), expected.len(), "one row per patient");
+    assert_eq!(mrns.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert!(stats.batches >= 9, "60 messages in batches of 7: {stats:?}");
+    assert_eq!(stats.duplicate, 0, "no batch applied twice: {stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_message_arriving_late_does_not_roll_a_patient_back() {
     let dir = tempfile::tempdir().expect("temp dir");
     let layout = layout(&dir);

@@ -28,6 +28,7 @@ pub(crate) fn settings(layout: &LakeLayout) -> Settings {
         batching: Batching {
             max_rows: 500,
             linger: Duration::from_millis(5),
+            ..Batching::default()
         },
         contracts: HashMap::new(),
     }
