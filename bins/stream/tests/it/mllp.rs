@@ -11,6 +11,20 @@ fn admissions(seed: u64, n: usize) -> Vec<caresync_testkit::hl7::Hl7Message> {
     (0..n).map(|_| g.generate(Hl7Kind::AdtA01)).collect()
 }
 
+/// The patient table holds one row for each patient `messages` name.
+fn assert_one_row_per_patient(
+    patients: &[deltalake::arrow::array::RecordBatch],
+    messages: &[caresync_testkit::hl7::Hl7Message],
+) {
+    let expected: BTreeSet<String> = messages
+        .iter()
+        .flat_map(|m| m.patients.iter().map(|p| p.mrn.clone()))
+        .collect();
+    let mrns = texts(patients, "mrn");
+    assert_eq!(mrns.len(), expected.len(), "one row per patient");
+    assert_eq!(mrns.into_iter().collect::<BTreeSet<_>>(), expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resent_messages_leave_one_silver_row_per_patient() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -41,13 +55,7 @@ async fn resent_messages_leave_one_silver_row_per_patient() {
         "every arrival is in bronze"
     );
     let patients = rows(&layout.silver("patient")).await;
-    let expected: BTreeSet<String> = messages
-        .iter()
-        .flat_map(|m| m.patients.iter().map(|p| p.mrn.clone()))
-        .collect();
-    let mrns = texts(&patients, "mrn");
-    assert_eq!(mrns.len(), expected.len(), "one row per patient");
-    assert_eq!(mrns.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert_one_row_per_patient(&patients, &messages);
     // Data skipping by every flat column but the resource's JSON.
     let table = layout
         .open_silver(&caresync_stream::silver::SilverTable::fhir(
@@ -110,13 +118,7 @@ async fn batches_the_full_queue_drops_are_read_back_from_bronze() {
     let bronze = rows(&layout.bronze()).await;
     assert_eq!(count(&bronze), messages.len());
     let patients = rows(&layout.silver("patient")).await;
-    let expected: BTreeSet<String> = messages
-        .iter()
-        .flat_map(|m| m.patients.iter().map(|p| p.mrn.clone()))
-        .collect();
-    let mrns = texts(&patients, "mrn");
-    assert_eq!(mrns.len(), expected.len(), "one row per patient");
-    assert_eq!(mrns.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert_one_row_per_patient(&patients, &messages);
     assert!(stats.batches >= 9, "60 messages in batches of 7: {stats:?}");
     assert_eq!(stats.duplicate, 0, "no batch applied twice: {stats:?}");
 }
