@@ -28,6 +28,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use caresync_fhir::flatten::RESOURCE_JSON_COLUMN;
 use caresync_lake::{LakeError, LakeTable, MergeOutcome, MergeSpec, TableSpec};
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::compute::cast;
@@ -40,9 +41,6 @@ use crate::dlq::{self, DeadLetter};
 use crate::error::StreamError;
 use crate::handoff::Queued;
 use crate::silver::{Contracts, Routed, SilverTable, VERSION_COLUMN, route_rows};
-
-/// The column of a FHIR silver table holding the whole resource.
-const RESOURCE_JSON: &str = "resource_json";
 
 /// The `txn` application id of silver merges and dead-letter appends.
 pub const SILVER_APP_ID: &str = "caresync-stream/silver";
@@ -134,17 +132,17 @@ impl LakeLayout {
             .with_change_data_feed(true)
             .with_storage_options(self.options.clone());
         let fields = table.schema.fields();
-        if fields.iter().any(|f| f.name() == RESOURCE_JSON) {
+        if fields.iter().any(|f| f.name() == RESOURCE_JSON_COLUMN) {
             let indexed: Vec<&str> = fields
                 .iter()
-                .filter(|f| !f.data_type().is_nested() && f.name() != RESOURCE_JSON)
+                .filter(|f| !f.data_type().is_nested() && f.name() != RESOURCE_JSON_COLUMN)
                 .map(|f| f.name().as_str())
                 .collect();
             spec = spec
                 .with_property("delta.dataSkippingStatsColumns", indexed.join(","))
                 .with_property(
                     caresync_lake::PLAIN_COLUMNS_PROPERTY,
-                    format!("{},{RESOURCE_JSON}", table.keys.join(",")),
+                    format!("{},{RESOURCE_JSON_COLUMN}", table.keys.join(",")),
                 );
         }
         Ok(LakeTable::open_or_create(&self.silver(&table.name), &spec).await?)

@@ -116,6 +116,9 @@ pub const CODES: &[ErrorCode] = &[
 /// Rows per batch unless [`Flattener::with_batch_rows`] says otherwise.
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
 
+/// The last column of every table: the whole resource's JSON, as received.
+pub const RESOURCE_JSON_COLUMN: &str = "resource_json";
+
 /// A lake table: one per FHIR resource type served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]

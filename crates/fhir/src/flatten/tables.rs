@@ -202,7 +202,7 @@ impl Spec {
 
     fn finish(mut self) -> Vec<ColumnSpec> {
         self.cols.push(ColumnSpec {
-            name: "resource_json".to_owned(),
+            name: super::RESOURCE_JSON_COLUMN.to_owned(),
             kind: Kind::Utf8,
             source: "(the whole resource, as received)".to_owned(),
         });

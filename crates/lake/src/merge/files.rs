@@ -199,7 +199,7 @@ pub(crate) fn conform(schema: &SchemaRef, batch: &RecordBatch) -> DeltaResult<Re
 }
 
 /// Writes data files, one or more per call, for the table with `schema`
-/// (not partitioned) and the statistics settings `stats`.
+/// (not partitioned), with its Delta statistics settings.
 ///
 /// Files are Snappy-compressed; the columns the table property
 /// [`crate::PLAIN_COLUMNS_PROPERTY`] names are not dictionary-encoded.

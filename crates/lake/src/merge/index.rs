@@ -92,11 +92,16 @@ impl KeyIndex {
     pub(crate) fn insert(&mut self, path: String, mut hashes: Vec<u64>) {
         hashes.sort_unstable();
         hashes.dedup();
+        self.insert_sorted(path, hashes.into_boxed_slice());
+    }
+
+    /// [`Self::insert`] with `hashes` already sorted and unique.
+    fn insert_sorted(&mut self, path: String, hashes: Box<[u64]>) {
         if hashes.len() > self.room() {
             return;
         }
         self.held += hashes.len();
-        if let Some(old) = self.files.insert(path, hashes.into_boxed_slice()) {
+        if let Some(old) = self.files.insert(path, hashes) {
             self.held -= old.len();
         }
     }
@@ -111,9 +116,12 @@ impl KeyIndex {
         if adds.is_empty() {
             return;
         }
-        let hashes: Vec<u64> = keys.map(|k| self.hash(k)).collect();
+        let mut hashes: Vec<u64> = keys.map(|k| self.hash(k)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let hashes = hashes.into_boxed_slice();
         for add in adds {
-            self.insert(add.path.clone(), hashes.clone());
+            self.insert_sorted(add.path.clone(), hashes.clone());
         }
     }
 
