@@ -48,7 +48,7 @@ impl Handoff {
     /// A hand-off holding up to `bytes` of batches, and its receiving end.
     pub(crate) fn bounded(bytes: usize) -> (Handoff, mpsc::UnboundedReceiver<Queued>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let units = (bytes / UNIT).clamp(1, Semaphore::MAX_PERMITS);
+        let units = (bytes / UNIT).min(Semaphore::MAX_PERMITS);
         let room = Arc::new(Semaphore::new(units));
         (Handoff { tx, room }, rx)
     }
@@ -126,6 +126,12 @@ mod tests {
     fn a_batch_larger_than_the_bound_is_never_queued() {
         let (handoff, _rx) = Handoff::bounded(16 * 1024);
         assert_eq!(handoff.offer(batch(1, 1, 20_000)), Offered::Full);
+    }
+
+    #[test]
+    fn a_bound_of_zero_queues_no_batch() {
+        let (handoff, _rx) = Handoff::bounded(0);
+        assert_eq!(handoff.offer(batch(1, 1, 1)), Offered::Full);
     }
 
     #[test]

@@ -89,10 +89,8 @@ impl KeyIndex {
 
     /// Records that file `path` holds the keys of `hashes` (and no other),
     /// when they fit.
-    pub(crate) fn insert(&mut self, path: String, mut hashes: Vec<u64>) {
-        hashes.sort_unstable();
-        hashes.dedup();
-        self.insert_sorted(path, hashes.into_boxed_slice());
+    pub(crate) fn insert(&mut self, path: String, hashes: Vec<u64>) {
+        self.insert_sorted(path, sorted_unique(hashes));
     }
 
     /// [`Self::insert`] with `hashes` already sorted and unique.
@@ -116,10 +114,7 @@ impl KeyIndex {
         if adds.is_empty() {
             return;
         }
-        let mut hashes: Vec<u64> = keys.map(|k| self.hash(k)).collect();
-        hashes.sort_unstable();
-        hashes.dedup();
-        let hashes = hashes.into_boxed_slice();
+        let hashes = sorted_unique(keys.map(|k| self.hash(k)).collect());
         for add in adds {
             self.insert_sorted(add.path.clone(), hashes.clone());
         }
@@ -130,6 +125,13 @@ impl KeyIndex {
     pub(crate) fn len(&self) -> usize {
         self.files.len()
     }
+}
+
+/// `hashes` sorted, without repeats, as the index holds a file's hashes.
+fn sorted_unique(mut hashes: Vec<u64>) -> Box<[u64]> {
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes.into_boxed_slice()
 }
 
 #[cfg(test)]
